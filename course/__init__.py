@@ -1,0 +1,1 @@
+"""Course helper library (placeholder while the foundation is written)."""
