@@ -1,1 +1,57 @@
-"""Course helper library (placeholder while the foundation is written)."""
+"""Helpers for a distributed-computing course: traces, clocks, order, pictures.
+
+``import course`` is light: it never imports jax, nbgrader or ipywidgets. JAX helpers live in
+``course.jaxtools``, widgets in ``course.widgets``, the simulator in ``course.sim`` and the
+mutual-exclusion algorithms in ``course.mutex``.
+"""
+
+from course._clocks import (
+    LamportClock,
+    PhysicalClock,
+    VectorClock,
+    lamport_timestamps,
+    physical_timestamps,
+    vector_timestamps,
+)
+from course._order import (
+    HappensBefore,
+    OrderProblem,
+    Violation,
+    check_clock_condition,
+    check_total_order,
+    concurrent,
+    happens_before,
+    total_order,
+)
+from course._plots import space_time_diagram
+from course._trace import Event, Trace, TraceError, random_trace
+
+LECTURE_EXAMPLE = """\
+A: a b!m1
+B: c?m1 d!m2
+C: e f?m2
+"""
+
+__all__ = [
+    "LECTURE_EXAMPLE",
+    "Event",
+    "HappensBefore",
+    "LamportClock",
+    "OrderProblem",
+    "PhysicalClock",
+    "Trace",
+    "TraceError",
+    "VectorClock",
+    "Violation",
+    "check_clock_condition",
+    "check_total_order",
+    "concurrent",
+    "happens_before",
+    "lamport_timestamps",
+    "physical_timestamps",
+    "random_trace",
+    "space_time_diagram",
+    "total_order",
+    "vector_timestamps",
+]
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""Clocks: Lamport's logical clock, vector clocks, and drifting physical clocks.
+
+Lamport's rules, exactly as in the lecture:
+
+1. A process starts with clock 0.
+2. Every event (local, send or receive) increments the clock; a send carries the new value.
+3. On receive: clock = max(own clock, message timestamp) + 1.
+
+Vector clocks keep one counter per process: an event increments its own entry, a receive
+first takes the element-wise maximum with the message's vector. They characterise
+happens-before exactly: a → b iff VC(a) <= VC(b) element-wise and VC(a) != VC(b).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from course._trace import Trace
+
+__all__ = [
+    "LamportClock",
+    "PhysicalClock",
+    "VectorClock",
+    "lamport_timestamps",
+    "physical_timestamps",
+    "vector_timestamps",
+]
+
+
+class LamportClock:
+    """A Lamport clock: ``tick()`` for a local event, ``send()`` before sending (returns the
+    timestamp to attach), ``receive(ts)`` on delivery (returns the receive event's time)."""
+
+    def __init__(self, time: int = 0) -> None:
+        if not isinstance(time, int) or isinstance(time, bool) or time < 0:
+            raise ValueError(f"A Lamport clock starts at a non-negative int, got {time!r}")
+        self.time = time
+
+    def tick(self) -> int:
+        self.time += 1
+        return self.time
+
+    def send(self) -> int:
+        return self.tick()
+
+    def receive(self, timestamp: int) -> int:
+        if not isinstance(timestamp, int) or isinstance(timestamp, bool):
+            raise TypeError(f"Message timestamp must be an int, got {timestamp!r}")
+        self.time = max(self.time, timestamp) + 1
+        return self.time
+
+    def __repr__(self) -> str:
+        return f"LamportClock(time={self.time})"
+
+
+class VectorClock:
+    """A vector clock for process ``pid`` of ``n`` processes."""
+
+    def __init__(self, pid: int, n: int) -> None:
+        if not 0 <= pid < n:
+            raise ValueError(f"pid {pid} out of range for {n} processes")
+        self.pid = pid
+        self.vector = [0] * n
+
+    def tick(self) -> tuple[int, ...]:
+        self.vector[self.pid] += 1
+        return tuple(self.vector)
+
+    def send(self) -> tuple[int, ...]:
+        return self.tick()
+
+    def receive(self, vector: Sequence[int]) -> tuple[int, ...]:
+        if len(vector) != len(self.vector):
+            raise ValueError(f"Vector {tuple(vector)} has {len(vector)} entries, "
+                             f"expected {len(self.vector)}")
+        self.vector = [max(a, b) for a, b in zip(self.vector, vector, strict=True)]
+        return self.tick()
+
+    def __repr__(self) -> str:
+        return f"VectorClock(pid={self.pid}, vector={tuple(self.vector)})"
+
+
+def lamport_timestamps(trace: Trace) -> dict[str, int]:
+    """Lamport timestamp of every event of ``trace`` (lecture example: a=1 b=2 c=3 d=4 e=1
+    f=5)."""
+    clocks = {p: LamportClock() for p in trace.processes}
+    carried: dict[str, int] = {}
+    ts: dict[str, int] = {}
+    for e in trace.causal_order():
+        c = clocks[e.process]
+        if e.kind == "send":
+            ts[e.name] = carried[e.message] = c.send()  # type: ignore[index]
+        elif e.kind == "receive":
+            ts[e.name] = c.receive(carried[e.message])  # type: ignore[index]
+        else:
+            ts[e.name] = c.tick()
+    return ts
+
+
+def vector_timestamps(trace: Trace) -> dict[str, tuple[int, ...]]:
+    """Vector timestamp of every event; entries follow the trace's process order."""
+    n = len(trace.processes)
+    clocks = {p: VectorClock(i, n) for i, p in enumerate(trace.processes)}
+    carried: dict[str, tuple[int, ...]] = {}
+    vts: dict[str, tuple[int, ...]] = {}
+    for e in trace.causal_order():
+        c = clocks[e.process]
+        if e.kind == "send":
+            vts[e.name] = carried[e.message] = c.send()  # type: ignore[index]
+        elif e.kind == "receive":
+            vts[e.name] = c.receive(carried[e.message])  # type: ignore[index]
+        else:
+            vts[e.name] = c.tick()
+    return vts
+
+
+@dataclass(frozen=True)
+class PhysicalClock:
+    """A physical clock that reads ``offset + (1 + drift) * true_time`` seconds.
+
+    ``drift`` is a rate error (1e-5 = 10 ppm; quartz is typically 1e-6..1e-4) and
+    ``offset`` the error at true time 0. ``resolution`` rounds readings down (1e-3 = ms).
+    """
+
+    offset: float = 0.0
+    drift: float = 0.0
+    resolution: float = 1e-3
+
+    def __post_init__(self) -> None:
+        if self.resolution <= 0:
+            raise ValueError(f"Non-positive resolution {self.resolution}")
+        if self.drift <= -1:
+            raise ValueError(f"Drift {self.drift} would make the clock run backwards")
+
+    @classmethod
+    def random(cls, seed: int, *, max_offset: float = 2e-3, max_drift: float = 1e-4,
+               resolution: float = 1e-3) -> PhysicalClock:
+        """A clock with offset and drift drawn uniformly from ±max, deterministic in seed."""
+        rng = random.Random(seed)
+        return cls(rng.uniform(-max_offset, max_offset), rng.uniform(-max_drift, max_drift),
+                   resolution)
+
+    def read(self, true_time: float) -> float:
+        raw = self.offset + (1.0 + self.drift) * true_time
+        steps = int(raw / self.resolution + 1e-9 * (1 if raw >= 0 else -1))
+        return round(steps * self.resolution, 9)
+
+    def __repr__(self) -> str:
+        return (f"PhysicalClock(offset={self.offset:+.6f}s, drift={self.drift * 1e6:+.1f}ppm,"
+                f" resolution={self.resolution:g}s)")
+
+
+def physical_timestamps(trace: Trace, clocks: Mapping[str, PhysicalClock]) -> dict[str, float]:
+    """Each event's reading of its own process's physical clock at its true ``time``.
+
+    Every event must carry a true time (``Event.time``); every process needs a clock.
+    """
+    out: dict[str, float] = {}
+    for e in trace.events:
+        if e.time is None:
+            raise ValueError(f"{e!r} has no true time; physical timestamps need Event.time")
+        if e.process not in clocks:
+            raise ValueError(f"No physical clock for process {e.process!r}")
+        out[e.name] = clocks[e.process].read(e.time)
+    return out

@@ -1,0 +1,49 @@
+"""Interactive explorers (ipywidgets, imported here only).
+
+``explore_trace(trace)`` shows a space-time diagram with a dropdown to select an event
+(its causal past, future and concurrent events are highlighted) and a toggle between
+Lamport and vector timestamps. Without a front end (CI, a plain console) the widget still
+builds and draws once, so notebooks run top to bottom anywhere.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from course._plots import space_time_diagram
+from course._trace import Trace
+
+__all__ = ["explore_trace"]
+
+
+def explore_trace(trace: Trace, *, selected: str | None = None,
+                  timestamps: str = "lamport") -> Any:
+    """An ipywidgets box: event dropdown + timestamp toggle + the diagram (redrawn on change)."""
+    import ipywidgets as w
+    import matplotlib.pyplot as plt
+
+    trace.validate()
+    names = [e.name for e in trace.causal_order()]
+    if selected is not None and selected not in trace:
+        raise ValueError(f"Unknown event {selected!r}; events are {names}")
+    if timestamps not in ("lamport", "vector"):
+        raise ValueError(f"timestamps must be 'lamport' or 'vector', got {timestamps!r}")
+    pick = w.Dropdown(options=[("(none)", None)] + [(n, n) for n in names], value=selected,
+                      description="event")
+    kind = w.ToggleButtons(options=["lamport", "vector"], value=timestamps,
+                           description="timestamps")
+    out = w.Output()
+
+    def redraw(*_: Any) -> None:
+        out.clear_output(wait=True)
+        with out:
+            ax = space_time_diagram(trace, timestamps=kind.value, highlight=pick.value)
+            plt.show()
+            plt.close(ax.figure)
+
+    pick.observe(redraw, names="value")
+    kind.observe(redraw, names="value")
+    redraw()
+    box = w.VBox([w.HBox([pick, kind]), out])
+    box.redraw = redraw  # type: ignore[attr-defined]
+    return box
