@@ -8,12 +8,23 @@ builds and draws once, so notebooks run top to bottom anywhere.
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 from course._plots import space_time_diagram
 from course._trace import Trace
 
 __all__ = ["explore_trace"]
+
+
+def _png_output(fig: Any) -> dict[str, Any]:
+    """A display_data output holding ``fig`` as PNG (what an Output widget stores)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                     "text/plain": repr(fig)}}
 
 
 def explore_trace(trace: Trace, *, selected: str | None = None,
@@ -34,16 +45,18 @@ def explore_trace(trace: Trace, *, selected: str | None = None,
                            description="timestamps")
     out = w.Output()
 
+    state: dict[str, Any] = {}
+
     def redraw(*_: Any) -> None:
-        out.clear_output(wait=True)
-        with out:
-            ax = space_time_diagram(trace, timestamps=kind.value, highlight=pick.value)
-            plt.show()
-            plt.close(ax.figure)
+        ax = space_time_diagram(trace, timestamps=kind.value, highlight=pick.value)
+        plt.close(ax.figure)  # keep it out of pyplot's global figure list
+        out.outputs = (_png_output(ax.figure),)  # same path with or without a front end
+        state["axes"] = ax
 
     pick.observe(redraw, names="value")
     kind.observe(redraw, names="value")
     redraw()
     box = w.VBox([w.HBox([pick, kind]), out])
     box.redraw = redraw  # type: ignore[attr-defined]
+    box.state = state  # type: ignore[attr-defined]  # the last drawn Axes, for tests
     return box

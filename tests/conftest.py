@@ -6,8 +6,8 @@ import os
 
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import matplotlib  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+import matplotlib
+from hypothesis import HealthCheck, settings
 
 matplotlib.use("Agg")
 
@@ -18,7 +18,7 @@ settings.register_profile("dev", deadline=None, max_examples=100, print_blob=Tru
 settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 
-def pytest_runtest_teardown(item, nextitem):  # noqa: ARG001
+def pytest_runtest_teardown(item, nextitem):
     import matplotlib.pyplot as plt
 
     plt.close("all")
