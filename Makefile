@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export PATH := $(abspath $(BIN)):$(PATH)
-export MPLBACKEND := Agg
+
 export PYTHONHASHSEED := 0
 
 .PHONY: install demo test lint unit notebooks lab bench release clean
@@ -25,11 +25,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 unit: $(STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q tests
+
+notebooks: $(STAMP)  ## re-execute the lecture notebooks and store outputs per the policy
+	$(BIN)/python -m course.nbtools notebooks/*.ipynb
 
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --nbval-lax tests notebooks
 
 lab: $(STAMP)
 	$(BIN)/jupyter lab

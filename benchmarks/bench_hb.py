@@ -10,6 +10,7 @@ Run: .venv/bin/python benchmarks/bench_hb.py [--quick]
 
 from __future__ import annotations
 
+import itertools
 import platform
 import random
 import sys
@@ -28,7 +29,7 @@ def event_graph(trace: Trace) -> nx.DiGraph:
     g.add_nodes_from(e.name for e in trace.events)
     for p in trace.processes:
         evs = trace.events_of(p)
-        g.add_edges_from((x.name, y.name) for x, y in zip(evs, evs[1:], strict=False))
+        g.add_edges_from((x.name, y.name) for x, y in itertools.pairwise(evs))
     sends = trace.sends()
     g.add_edges_from((sends[m].name, r.name) for m, r in trace.receives().items())
     return g
@@ -60,9 +61,10 @@ def bench_networkx(trace: Trace, pairs: list[tuple[str, str]], budget_s: float =
 
 def cpu_model() -> str:
     try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
     except OSError:
         pass
     return platform.processor() or "unknown"
@@ -84,7 +86,7 @@ def main(argv: list[str]) -> None:
         rng = random.Random(1)
         names = [e.name for e in trace.events]
         pairs = [(rng.choice(names), rng.choice(names)) for _ in range(QUERIES)]
-        build, query, hits = bench_index(trace, pairs)
+        build, query, _hits = bench_index(trace, pairs)
         row = (f"{n:>9} {gen:>7.2f} {build:>8.2f} {query:>9.3f} {query / QUERIES * 1e6:>6.2f}")
         if n <= 100_000:
             nb, nq, sample, nhits = bench_networkx(trace, pairs, budget_s=10.0 if n > 20_000
