@@ -1,0 +1,174 @@
+"""What a run leaves behind: the trace, CS intervals, message counts, crashes.
+
+Events are named ``P<pid>.<k>`` (the k-th event of that process, from 1), messages
+``m<i>`` in send order. Every event carries its simulated ``time`` and a ``tag``:
+``cs-request``, ``cs-enter``, ``cs-exit``, ``timer`` or ``crash`` for local events, the
+message type (``REQUEST``, ``REPLY``, ...) for sends and receives. So happens-before, the
+total order and the space-time diagram of ``course`` work on ``run.trace`` unchanged.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from course._trace import Trace
+
+if TYPE_CHECKING:
+    from course.sim._config import Config
+
+__all__ = ["CSInterval", "Run"]
+
+
+@dataclass(frozen=True)
+class CSInterval:
+    """One request for the critical section: when it was made, entered and left.
+
+    ``ts`` is the Lamport timestamp of the ``cs-request`` event. ``entered``/``exited``
+    are None when that never happened; ``crashed`` when the process crashed while waiting
+    or in the CS (then ``exit_event`` is its crash).
+    """
+
+    pid: int
+    requested: float
+    ts: int
+    request_event: str
+    entered: float | None = None
+    enter_event: str | None = None
+    exited: float | None = None
+    exit_event: str | None = None
+    crashed: bool = False
+
+    @property
+    def process(self) -> str:
+        return f"P{self.pid}"
+
+    @property
+    def key(self) -> tuple[int, int]:
+        """(request timestamp, pid): the lecture's total order of requests."""
+        return (self.ts, self.pid)
+
+    def __repr__(self) -> str:
+        s = f"CSInterval(P{self.pid} asked at {self.requested:g} (ts {self.ts})"
+        if self.entered is not None:
+            s += f", in CS {self.entered:g}–"
+            s += "…" if self.exited is None else f"{self.exited:g}"
+        else:
+            s += ", never entered"
+        return s + (", crashed)" if self.crashed else ")")
+
+
+class Run:
+    """The result of :func:`course.sim.simulate` or :func:`course.sim.replay`.
+
+    ``trace`` (built on first use), ``timestamps`` (event → the Lamport timestamp the
+    simulator used), ``order`` (events in execution order), ``intervals`` (every request,
+    in request order), ``entries`` (the intervals that entered, in entry order),
+    ``messages`` (count of sent messages by type), ``crashes`` (pid → time), plus
+    ``seed``, ``config``, ``schedule`` (replays), ``end_time`` and ``quiescent`` (True
+    when the run stopped because nothing was left to happen, False at a limit).
+    """
+
+    def __init__(self, *, algorithm: str, config: Config, seed: int | None, n: int,
+                 log: list[tuple[int, str, int, str | None, float, int]],
+                 intervals: list[dict[str, Any]], crashes: dict[int, float],
+                 end_time: float, quiescent: bool, messages_sent: int, delivered: int,
+                 lost: int = 0, schedule: tuple | None = None,
+                 error: str | None = None) -> None:
+        self.algorithm = algorithm
+        self.config = config
+        self.seed = seed
+        self.n = n
+        self._log = log
+        self.intervals = tuple(CSInterval(**iv) for iv in intervals)
+        self.crashes = dict(crashes)
+        self.end_time = end_time
+        self.quiescent = quiescent
+        self.messages_sent = messages_sent
+        self.delivered = delivered
+        self.lost = lost
+        self.schedule = schedule
+        self.error = error
+
+    @property
+    def processes(self) -> tuple[str, ...]:
+        return tuple(f"P{p}" for p in range(self.n))
+
+    def __len__(self) -> int:
+        """Number of recorded events."""
+        return len(self._log)
+
+    def prefix(self, k: int) -> Trace:
+        """The trace of the first ``k`` events in execution order (a consistent cut)."""
+        if not 0 <= k <= len(self._log):
+            raise ValueError(f"Prefix length {k} not in 0..{len(self._log)}")
+        names = self.processes
+        t = Trace(names)
+        for (pid, kind, mid, tag, time, _), name in zip(self._log[:k], self.order, strict=False):
+            p = names[pid]
+            if kind == "send":
+                t.send(p, name, f"m{mid}", tag=tag, time=time)
+            elif kind == "receive":
+                t.receive(p, name, f"m{mid}", tag=tag, time=time)
+            else:
+                t.local(p, name, tag=tag, time=time)
+        return t
+
+    @cached_property
+    def trace(self) -> Trace:
+        """Every recorded event as a validated :class:`course.Trace`."""
+        return self.prefix(len(self._log)).validate()
+
+    @cached_property
+    def order(self) -> tuple[str, ...]:
+        """Event names in the order they happened in the simulation."""
+        count = [0] * self.n
+        out = []
+        for entry in self._log:
+            pid = entry[0]
+            count[pid] += 1
+            out.append(f"P{pid}.{count[pid]}")
+        return tuple(out)
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Event name → its index in :attr:`order`."""
+        return {name: i for i, name in enumerate(self.order)}
+
+    @cached_property
+    def timestamps(self) -> dict[str, int]:
+        """Event name → the Lamport timestamp the simulator gave it (the ``msg.ts`` the
+        algorithms saw; a broadcast's copies share one)."""
+        return {name: e[5] for name, e in zip(self.order, self._log, strict=True)}
+
+    def time_of(self, k: int) -> float:
+        """Simulated time of the k-th event (1-based; 0 → time 0)."""
+        return 0.0 if k == 0 else self._log[k - 1][4]
+
+    @cached_property
+    def messages(self) -> Counter[str]:
+        """Sent messages by type."""
+        return Counter(e[3] for e in self._log if e[1] == "send")  # type: ignore[misc]
+
+    @property
+    def entries(self) -> tuple[CSInterval, ...]:
+        """Intervals that entered the CS, in the order they entered."""
+        pos = self.position
+        return tuple(sorted((iv for iv in self.intervals if iv.enter_event is not None),
+                            key=lambda iv: pos[iv.enter_event]))  # type: ignore[index]
+
+    def __repr__(self) -> str:
+        how = f"seed={self.seed}" if self.schedule is None else f"{len(self.schedule)} steps"
+        msgs = " ".join(f"{k}={v}" for k, v in sorted(self.messages.items())) or "none"
+        entered = sum(iv.entered is not None for iv in self.intervals)
+        s = (f"Run({self.algorithm}, n={self.n}, {how}, t={self.end_time:g}: "
+             f"{entered}/{len(self.intervals)} requests entered, messages {msgs}")
+        if self.crashes:
+            s += ", crashed " + ", ".join(f"P{p}@{t:g}" for p, t in sorted(self.crashes.items()))
+        if not self.quiescent:
+            s += ", stopped at a limit" if self.schedule is None else ", more steps possible"
+        if self.error:
+            s += f", error: {self.error}"
+        return s + ")"

@@ -1,0 +1,307 @@
+"""The step machine: the same kernel, driven by an explicit schedule instead of time.
+
+An asynchronous system is a set of *steps* that may happen in any order; a schedule
+picks one at a time. The steps (:class:`Step`) enabled in a state:
+
+* ``request P``  – P is idle, alive and has requests left (times in the config are
+  ignored: a request may come at any point);
+* ``exit P``     – P is in the CS (it may stay there for any time);
+* ``deliver m``  – m is in flight; on FIFO channels only the oldest message of each
+  (sender, dest) channel; identical messages count once;
+* ``timer P n``  – a timer of P is pending (timers may go off in any order);
+* ``crash P``    – P has a ``Crash(pid, time=...)`` in the config and is alive.
+
+Each step runs one handler of one process, so only that process's attributes change:
+the explorer copies and hashes per process. Simulated time is the step number.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections import Counter, deque
+from typing import Any, NamedTuple
+
+from course.sim._config import Config
+from course.sim._kernel import IDLE, IN_CS, WAITING, Algorithm, Kernel, _Crashed
+from course.sim._node import _PLUMBING, Message
+from course.sim._run import Run
+
+__all__ = ["Step", "StepKernel", "replay"]
+
+
+class Step(NamedTuple):
+    """One step of a schedule: its kind, the process it runs on, and its message or
+    timer name."""
+
+    kind: str  # "request" | "exit" | "deliver" | "timer" | "crash"
+    pid: int
+    message: Message | None = None
+    timer: str | None = None
+
+    def __repr__(self) -> str:
+        if self.kind == "deliver":
+            return f"deliver {self.message!r}"
+        if self.kind == "timer":
+            return f"timer {self.timer!r} P{self.pid}"
+        return f"{self.kind} P{self.pid}"
+
+
+_new = tuple.__new__  # build a NamedTuple without its Python-level __new__
+_ATOMS = frozenset({int, str, float, bool, type(None), tuple, frozenset, bytes, Message})
+
+
+def _copy(v: Any) -> Any:
+    """Copy mutable containers (list, dict, set, deque) so a state can be restored."""
+    t = type(v)
+    if t in _ATOMS:
+        return v
+    if t is list:
+        return [x if type(x) in _ATOMS else _copy(x) for x in v]
+    if t is dict:
+        return {k: x if type(x) in _ATOMS else _copy(x) for k, x in v.items()}
+    if t is set:
+        return set(v)
+    if t is deque:
+        return deque(_copy(x) for x in v)
+    return copy.deepcopy(v)
+
+
+def _freeze(v: Any, where: str = "") -> Any:
+    """A hashable stand-in for a state value (order-sensitive for lists and dicts; a list
+    freezes like the tuple with the same items)."""
+    t = type(v)
+    if t in _ATOMS:
+        return v
+    if t is list or t is deque or t is dict:
+        flat = tuple(v.items()) if t is dict else tuple(v)
+        try:
+            hash(flat)  # C speed when the items are hashable already (the usual case)
+        except TypeError:
+            items = flat if t is not dict else v.items()
+            if t is dict:
+                return ("dict", tuple((k, _freeze(x, where)) for k, x in items))
+            return tuple(_freeze(x, where) for x in items)
+        return ("dict", flat) if t is dict else flat
+    if t is set:
+        return frozenset(v)
+    try:
+        hash(v)
+    except TypeError:
+        raise TypeError(f"Node state {where} holds unhashable {v!r}; keep state in numbers, "
+                        f"strings, tuples, lists, dicts, sets or frozen dataclasses") from None
+    return v
+
+
+def _node_key(d: dict[str, Any], pid: int) -> tuple:
+    return tuple((k, v if type(v) in _ATOMS else _freeze(v, f"P{pid}.{k}"))
+                 for k, v in d.items() if k not in _PLUMBING)
+
+
+def _channel(m: Message) -> tuple[int, int]:
+    return (m[2], m[3])
+
+
+class Snapshot(NamedTuple):
+    """A state: per-process attribute dicts and their hash keys, plus kernel lists."""
+
+    nodes: tuple[dict[str, Any], ...]
+    node_keys: tuple[tuple, ...]
+    kernel: tuple
+    key: tuple
+
+
+class StepKernel(Kernel):
+    """A kernel whose steps are chosen from outside (see the module docstring).
+
+    With ``fairness=True`` it notes (in ``problem``) any entry that breaks the order of
+    requests by (timestamp, pid).
+    """
+
+    def __init__(self, algorithm: Algorithm, config: Config, *, record: bool = False,
+                 fairness: bool = False) -> None:
+        super().__init__(algorithm, config, record=record)
+        self.remaining = list(config.requests_per_process())
+        self.inflight: list[Message] = []
+        self.mids: dict[Message, deque[int]] = {}
+        self.timers: list[tuple[int, str]] = []
+        self.may_crash = sorted({c.pid for c in config.crashes if c.time is not None})
+        self.fairness = fairness
+        self.last_entered: tuple[int, int] | None = None
+        self.problem: str | None = None
+        self.steps = 0
+        self._loaded: list[dict[str, Any] | None] = [None] * self.n  # shared dict in node p
+        self._start()
+
+    # ----- kernel hooks ------------------------------------------------------------------
+    def _post(self, msg: Message, mid: int) -> None:
+        if self.crashed[msg[3]]:
+            return
+        self.inflight.append(msg)
+        if self.log is not None:
+            self.mids.setdefault(msg, deque()).append(mid)
+
+    def _on_enter(self, pid: int) -> None:
+        if not self.fairness:
+            return
+        mine = (self.req_ts[pid], pid)
+        if self.last_entered is not None and mine < self.last_entered:
+            self.problem = (f"P{pid} entered with request (ts {mine[0]}, pid {pid}) after a "
+                            f"request (ts {self.last_entered[0]}, pid {self.last_entered[1]})")
+        for q in range(self.n):
+            if (q != pid and self.status[q] == WAITING and not self.crashed[q]
+                    and (self.req_ts[q], q) < mine):
+                self.problem = (f"P{pid} entered with request (ts {mine[0]}, pid {pid}) while "
+                                f"P{q} waits with the earlier (ts {self.req_ts[q]}, pid {q})")
+        self.last_entered = mine
+
+    def _set_timer(self, pid: int, delay: float, name: str) -> None:
+        self.timers.append((pid, name))
+
+    def _crash(self, pid: int) -> None:
+        super()._crash(pid)
+        self.inflight = [m for m in self.inflight if m[3] != pid]
+        self.timers = [t for t in self.timers if t[0] != pid]
+
+    # ----- steps -------------------------------------------------------------------------
+    def enabled(self) -> list[Step]:
+        """The steps that may come next, in a fixed order."""
+        out = []
+        for p in range(self.n):
+            if self.crashed[p]:
+                continue
+            if self.status[p] == IDLE and self.remaining[p]:
+                out.append(_new(Step, ("request", p, None, None)))
+            elif self.status[p] == IN_CS:
+                out.append(_new(Step, ("exit", p, None, None)))
+        seen: set[Any] = set()
+        fifo = self.config.fifo
+        for m in self.inflight:
+            k = (m[2], m[3]) if fifo else m
+            if k not in seen:
+                seen.add(k)
+                out.append(_new(Step, ("deliver", m[3], m, None)))
+        for t in dict.fromkeys(self.timers):
+            out.append(Step("timer", t[0], timer=t[1]))
+        for p in self.may_crash:
+            if not self.crashed[p]:
+                out.append(Step("crash", p))
+        return out
+
+    def apply(self, step: Step) -> None:
+        """Take one enabled step (the caller makes sure it is enabled)."""
+        self.steps += 1
+        self.now = float(self.steps)
+        kind, pid = step[0], step[1]
+        try:
+            if kind == "deliver":
+                msg = step[2]
+                self.inflight.remove(msg)  # type: ignore[arg-type]
+                mid = self.mids[msg].popleft() if self.log is not None else -1  # type: ignore[index]
+                self._deliver(msg, mid)  # type: ignore[arg-type]
+            elif kind == "request":
+                self.remaining[pid] -= 1
+                self._request(pid)
+            elif kind == "exit":
+                self._exit(pid)
+            elif kind == "timer":
+                self.timers.remove((pid, step[3]))  # type: ignore[arg-type]
+                self._timer(pid, step[3])  # type: ignore[arg-type]
+            elif kind == "crash":
+                self._crash(pid)
+            else:
+                raise ValueError(f"Unknown step kind in {step!r}")
+        except _Crashed as c:
+            self._crash(c.pid)
+        except Exception as exc:
+            exc.add_note(f"in step {self.steps} ({step!r}) of {self.algorithm}")
+            raise
+
+    def in_cs(self) -> list[int]:
+        """Live processes in the CS."""
+        return [p for p in range(self.n) if self.status[p] == IN_CS and not self.crashed[p]]
+
+    def stuck(self) -> list[int]:
+        """Live processes still waiting or with requests left."""
+        return [p for p in range(self.n) if not self.crashed[p]
+                and (self.status[p] == WAITING or self.remaining[p])]
+
+    # ----- states ------------------------------------------------------------------------
+    def _kernel_state(self) -> tuple:
+        return (tuple(self.clock), tuple(self.status), tuple(self.remaining),
+                tuple(self.crashed), tuple(self.inflight), tuple(self.timers),
+                tuple(self.req_ts), self.last_entered, tuple(self.nev))
+
+    def _kernel_key(self) -> tuple:
+        if self.config.fifo:  # per-channel order matters, interleaving across channels not
+            infl: Any = tuple(sorted(self.inflight, key=_channel))
+        else:  # a multiset
+            try:
+                infl = tuple(sorted(self.inflight))
+            except TypeError:  # payloads that do not compare
+                infl = frozenset(Counter(self.inflight).items())
+        return (tuple(self.clock), tuple(self.status), tuple(self.remaining),
+                tuple(self.crashed), infl, tuple(sorted(self.timers)),
+                (tuple(self.req_ts), self.last_entered) if self.fairness else None,
+                tuple(self.nev) if self.crash_after else None)
+
+    def save(self, parent: Snapshot | None = None, pid: int | None = None) -> Snapshot:
+        """Snapshot the state. After a step on ``pid`` from ``parent``, only ``pid``'s
+        attributes are new (the others are shared with the parent)."""
+        if parent is None or pid is None:
+            dicts = tuple(dict(node.__dict__) for node in self.nodes)
+            keys = tuple(None if self.crashed[p] else _node_key(d, p)
+                         for p, d in enumerate(dicts))
+        else:
+            d = dict(self.nodes[pid].__dict__)
+            dicts = (*parent.nodes[:pid], d, *parent.nodes[pid + 1:])
+            keys = (*parent.node_keys[:pid], None if self.crashed[pid] else _node_key(d, pid),
+                    *parent.node_keys[pid + 1:])
+        return _new(Snapshot, (dicts, keys, self._kernel_state(), (keys, self._kernel_key())))
+
+    def load(self, snap: Snapshot, pid: int | None = None) -> None:
+        """Restore ``snap``; only ``pid`` gets fresh copies (the step about to run may
+        change it), the others share the snapshot's values. ``pid=None``: read only."""
+        loaded = self._loaded
+        for p, (node, d) in enumerate(zip(self.nodes, snap.nodes, strict=True)):
+            if p == pid:
+                nd = node.__dict__
+                nd.clear()
+                nd.update({k: v if type(v) in _ATOMS or k in _PLUMBING else _copy(v)
+                           for k, v in d.items()})
+                loaded[p] = None
+            elif loaded[p] is not d:  # values shared with the snapshot: read only
+                nd = node.__dict__
+                nd.clear()
+                nd.update(d)
+                loaded[p] = d
+        (clock, status, remaining, crashed, inflight, timers, req_ts, self.last_entered,
+         nev) = snap.kernel
+        self.clock[:] = clock
+        self.status[:] = status
+        self.remaining[:] = remaining
+        self.crashed[:] = crashed
+        self.inflight = list(inflight)
+        self.timers = list(timers)
+        self.req_ts[:] = req_ts
+        self.nev[:] = nev
+        self.problem = None
+
+
+def replay(algorithm: Algorithm, config: Config, schedule: list[Step] | tuple[Step, ...]
+           ) -> Run:
+    """Run ``schedule`` step by step and return the recorded :class:`Run` (time = step
+    number). A step that is not enabled raises ValueError; an exception inside a handler
+    ends the run and is kept in ``run.error``."""
+    k = StepKernel(algorithm, config, record=True)
+    error = None
+    for i, step in enumerate(schedule):
+        enabled = k.enabled()
+        if step not in enabled:
+            raise ValueError(f"Step {i} ({step!r}) is not enabled; enabled: {enabled}")
+        try:
+            k.apply(step)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"
+            break
+    return k.result(seed=None, quiescent=error is None and not k.enabled(),
+                    schedule=tuple(schedule), error=error)
