@@ -1,0 +1,364 @@
+"""TA commands (``course ...``) and the nbgrader plug-ins that ``nbgrader_config.py`` names.
+
+    course release [ASSIGNMENT ...]   regenerate release/ from source/ (generate_assignment)
+    course expected [--write]         check (or rewrite) the hidden tests' embedded expected values
+    course grade ASSIGNMENT           autograde every submission in submitted/, export grades.csv,
+                                      print a report (timeouts, dead kernels, failed cells)
+    course feedback ASSIGNMENT        generate feedback HTML (hidden tests scrubbed)
+
+Everything runs nbgrader with the course root (the folder holding ``nbgrader_config.py``) as
+its working directory. This module imports nbgrader; the student-side helpers live in
+:mod:`course.grading`, which does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import re
+import runpy
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from nbclient.exceptions import DeadKernelError
+from nbformat.notebooknode import NotebookNode
+from nbgrader.preprocessors import ClearHiddenTests, Execute
+from traitlets import Unicode
+
+__all__ = [
+    "GuardedExecute",
+    "HideHiddenTests",
+    "SubmissionReport",
+    "batch_report",
+    "find_root",
+    "main",
+]
+
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+#: ``ename`` of the error outputs that mean "this cell did not finish": nbclient's timeout,
+#: the interrupt it sends, and GuardedExecute's kernel-death markers.
+STUCK = {"CellTimeoutError": "timed out (infinite loop?)",
+         "KeyboardInterrupt": "timed out and was interrupted (infinite loop?)",
+         "DeadKernelError": "killed the kernel",
+         "NotRun": "not run: the kernel had died earlier"}
+
+
+# ----- nbgrader plug-ins --------------------------------------------------------------
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
+                        traceback=[f"\x1b[0;31m{ename}\x1b[0m: {evalue}"])
+
+
+def _cell_name(cell: NotebookNode, index: int) -> str:
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell {index} ({gid})" if gid else f"cell {index}"
+
+
+class GuardedExecute(Execute):
+    """nbgrader's Execute, but a dead kernel does not abort the submission.
+
+    When the kernel dies (``os._exit``, a crash, out of memory) nbgrader 0.9.6 gives up on the
+    whole submission: no scores are saved and the autograde run fails. Here the cell that was
+    running gets a ``DeadKernelError`` output naming it, every later code cell a ``NotRun``
+    output, and grading goes on: cells that ran before keep their points, the others score 0.
+    A timed-out cell gets an explicit message too.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.error_on_timeout = {
+            "ename": "CellTimeoutError",
+            "evalue": (f"this cell ran for more than {self.timeout} s and was interrupted "
+                       f"(an infinite loop?)"),
+            "traceback": [f"\x1b[0;31mCellTimeoutError\x1b[0m: this cell ran for more than "
+                          f"{self.timeout} s and was interrupted (an infinite loop?)"],
+        }
+
+    def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
+        self._died_in: str | None = None
+        self._who = _who(resources)
+        return super().preprocess(nb, resources, km)
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
+        if self._died_in is not None:
+            if cell.cell_type == "code":
+                cell.outputs = [_error("NotRun", f"not run: the kernel died in "
+                                                 f"{self._died_in}")]
+                cell.execution_count = None
+            return cell, resources
+        try:
+            return super().preprocess_cell(cell, resources, index)
+        except DeadKernelError:
+            self._died_in = _cell_name(cell, index)
+            cell.outputs.append(_error(
+                "DeadKernelError", f"the kernel died while running this cell ({self._died_in}),"
+                f" e.g. by os._exit(), sys.exit() in a thread, a crash or running out of "
+                f"memory. This cell and every later cell score 0."))
+            self.log.error("%s: the kernel died in %s; later cells are not run and score 0",
+                           self._who, self._died_in)
+            return cell, resources
+
+    def on_cell_executed(self, **kwargs: Any) -> None:
+        super().on_cell_executed(**kwargs)
+        reply = kwargs.get("execute_reply") or {}
+        if reply.get("content", {}).get("ename") == "CellTimeoutError":
+            self.log.error("%s: %s timed out after %s s and was interrupted", self._who,
+                           _cell_name(kwargs["cell"], kwargs.get("cell_index", -1)),
+                           self.timeout)
+
+
+def _who(resources: Any) -> str:
+    info = (resources or {}).get("nbgrader", {})
+    return f"{info.get('student', '?')}/{info.get('assignment', '?')}/{info.get('notebook', '?')}"
+
+
+class HideHiddenTests(ClearHiddenTests):
+    """Feedback preprocessor: remove hidden test regions *and* their traces from outputs.
+
+    nbgrader renders feedback from the autograded notebook, which holds the hidden tests
+    (jupyter/nbgrader#917). This replaces each hidden region by a one-line placeholder and
+    drops every traceback frame that quotes a line of it (IPython shows the failing line and
+    its neighbours). The exception's own message, which the tests write for students, stays.
+    """
+
+    placeholder = Unicode("# (hidden tests ran here; their code is not part of the feedback)",
+                          help="Replaces each hidden test region").tag(config=True)
+    omitted_frame = Unicode("(a traceback frame inside the hidden tests is not shown)",
+                            help="Replaces each traceback frame quoting hidden code"
+                            ).tag(config=True)
+
+    def hidden_lines(self, source: str) -> list[str]:
+        out, inside = [], False
+        for line in source.split("\n"):
+            if self.begin_test_delimeter in line:
+                inside = True
+            elif self.end_test_delimeter in line:
+                inside = False
+            elif inside and len(line.strip()) >= 4:
+                out.append(line.strip())
+        return out
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
+        if cell.cell_type != "code" or self.begin_test_delimeter not in cell.source:
+            return super().preprocess_cell(cell, resources, index)
+        hidden = self.hidden_lines(cell.source)
+        visible = {ln.strip() for ln in _strip_region(cell.source, self.begin_test_delimeter,
+                                                      self.end_test_delimeter, "").split("\n")}
+        secret = [ln for ln in hidden if ln not in visible]
+        markers = (self.begin_test_delimeter, self.end_test_delimeter)
+        cell.source = _strip_region(cell.source, self.begin_test_delimeter,
+                                    self.end_test_delimeter, self.placeholder)
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                frames = []
+                for frame in out.get("traceback", []):
+                    plain = ANSI.sub("", frame)
+                    if any(s in plain for s in markers) or any(s in plain for s in secret):
+                        if not frames or frames[-1] != self.omitted_frame:
+                            frames.append(self.omitted_frame)
+                    else:
+                        frames.append(frame)
+                out["traceback"] = frames
+        return cell, resources
+
+
+def _strip_region(source: str, begin: str, end: str, placeholder: str) -> str:
+    out, inside = [], False
+    for line in source.split("\n"):
+        if begin in line:
+            inside = True
+            if placeholder:
+                out.append(line[: len(line) - len(line.lstrip())] + placeholder)
+        elif end in line:
+            inside = False
+        elif not inside:
+            out.append(line)
+    return "\n".join(out)
+
+
+# ----- reports ------------------------------------------------------------------------
+@dataclass
+class SubmissionReport:
+    """One student's autograded submission of an assignment."""
+
+    student: str
+    scores: dict[str, float] = field(default_factory=dict)  # auto-graded cell -> score
+    max_scores: dict[str, float] = field(default_factory=dict)
+    problems: dict[str, str] = field(default_factory=dict)  # cell -> timed out / kernel died
+    failed: bool = False  # nbgrader could not grade it at all (see the log)
+
+    @property
+    def total(self) -> float:
+        return sum(self.scores.values())
+
+    @property
+    def max_total(self) -> float:
+        return sum(self.max_scores.values())
+
+    def lines(self) -> list[str]:
+        head = f"{self.student}: {self.total:g} / {self.max_total:g} auto-graded points"
+        if self.failed:
+            head += "  ** NOT GRADED: nbgrader failed on this submission, see the log **"
+        out = [head]
+        out += [f"    {cell}: {why}" for cell, why in self.problems.items()]
+        lost = [f"{c} {self.scores[c]:g}/{self.max_scores[c]:g}" for c in self.scores
+                if self.scores[c] < self.max_scores[c] and c not in self.problems]
+        if lost:
+            out.append("    lost points: " + ", ".join(lost))
+        return out
+
+
+def find_root(start: Path | None = None) -> Path:
+    """The course root: the nearest folder (from ``start``, default cwd) with
+    ``nbgrader_config.py``."""
+    here = (start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "nbgrader_config.py").is_file():
+            return d
+    raise SystemExit(f"No nbgrader_config.py in {here} or above: run this in the course root")
+
+
+def batch_report(root: Path, assignment: str,
+                 db_url: str | None = None) -> dict[str, SubmissionReport]:
+    """Scores per student and cell from the gradebook, plus cells that timed out or hit a
+    dead kernel (read from the autograded notebooks)."""
+    import nbformat
+    from nbgrader.api import Gradebook, MissingEntry
+
+    url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    reports: dict[str, SubmissionReport] = {}
+    with Gradebook(url) as gb:
+        try:
+            assign = gb.find_assignment(assignment)
+        except MissingEntry:
+            raise SystemExit(f"Assignment {assignment!r} is not in the gradebook {url}"
+                             ) from None
+        for sub in assign.submissions:
+            rep = reports[sub.student.id] = SubmissionReport(sub.student.id)
+            for nb in sub.notebooks:
+                for grade in nb.grades:
+                    if grade.cell.cell_type != "code":
+                        continue  # written answers are graded by hand
+                    key = grade.cell.name
+                    rep.scores[key] = float(grade.score)
+                    rep.max_scores[key] = float(grade.max_score)
+                    if grade.auto_score is None and grade.manual_score is None:
+                        rep.failed = True
+    for student, rep in reports.items():
+        folder = root / "autograded" / student / assignment
+        if not folder.is_dir():
+            rep.failed = True
+            continue
+        for path in sorted(folder.glob("*.ipynb")):
+            nb = nbformat.read(path, as_version=4)
+            for i, cell in enumerate(nb.cells):
+                for out in cell.get("outputs", []):
+                    if out.get("output_type") == "error" and out.get("ename") in STUCK:
+                        name = cell.metadata.get("nbgrader", {}).get("grade_id") or f"cell {i}"
+                        rep.problems[name] = STUCK[out["ename"]]
+    return reports
+
+
+# ----- commands -----------------------------------------------------------------------
+def _nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("nbgrader") or str(Path(sys.executable).with_name("nbgrader"))
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+                                 f"{os.environ.get('PATH', '')}"}
+    proc = subprocess.run([exe, *args], cwd=root, env=env, text=True, capture_output=True)
+    if check and proc.returncode != 0:
+        sys.stderr.write(proc.stdout + proc.stderr)
+        raise SystemExit(f"nbgrader {' '.join(args)} failed with exit code {proc.returncode}")
+    return proc
+
+
+def source_assignments(root: Path) -> list[str]:
+    return sorted(p.name for p in (root / "source").iterdir()
+                  if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def _make_expected(root: Path) -> dict[str, Any]:
+    return runpy.run_path(str(root / "source" / "make_expected.py"))
+
+
+def cmd_expected(root: Path, write: bool) -> int:
+    mod = _make_expected(root)
+    return int(mod["main"](["--write"] if write else []))
+
+
+def cmd_release(root: Path, assignments: Sequence[str]) -> int:
+    stale = _make_expected(root)["update"](
+        sorted((root / "source").glob("*/*.ipynb")), write=False)
+    if stale:
+        print("Embedded expected values are stale; run `course expected --write` first:")
+        for path, keys in stale.items():
+            print(f"    {path}: {', '.join(keys)}")
+        return 1
+    for a in assignments or source_assignments(root):
+        _nbgrader(root, "generate_assignment", a, "--force")
+        print(f"release/{a}/ regenerated from source/{a}/")
+    return 0
+
+
+def cmd_grade(root: Path, assignment: str, csv_path: Path) -> int:
+    proc = _nbgrader(root, "autograde", assignment, "--force", check=False)
+    log = proc.stdout + proc.stderr
+    (root / f"autograde-{assignment}.log").write_text(log, encoding="utf-8")
+    export = _nbgrader(root, "export", "--to", str(csv_path), check=False)
+    reports = batch_report(root, assignment)
+    print(f"== {assignment}: {len(reports)} submission(s) ==")
+    for rep in sorted(reports.values(), key=lambda r: r.student):
+        print("\n".join(rep.lines()))
+    for line in log.splitlines():
+        if "[ERROR]" in line and ("kernel died" in line or "timed out" in line
+                                  or "There was an error" in line):
+            print("nbgrader:", line.split("[ERROR]", 1)[1].strip())
+    if export.returncode == 0:
+        print(f"Grades exported to {csv_path} (log: autograde-{assignment}.log)")
+    bad = proc.returncode != 0 or export.returncode != 0 or any(r.failed for r in reports.values())
+    return 1 if bad else 0
+
+
+def cmd_feedback(root: Path, assignment: str) -> int:
+    _nbgrader(root, "generate_feedback", assignment, "--force")
+    print(f"Feedback written to {root / 'feedback'}/<student>/{assignment}/")
+    return 0
+
+
+def read_export(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="", encoding="utf-8") as f:
+        return list(csv.DictReader(f))
+
+
+def main(argv: Iterable[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="course", description="Course TA commands (nbgrader).")
+    ap.add_argument("--root", type=Path, help="course root (default: found from the cwd)")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    p = sub.add_parser("release", help="regenerate release/ from source/")
+    p.add_argument("assignments", nargs="*")
+    p = sub.add_parser("expected", help="check/rewrite the hidden tests' expected values")
+    p.add_argument("--write", action="store_true")
+    p = sub.add_parser("grade", help="autograde + export + report for one assignment")
+    p.add_argument("assignment")
+    p.add_argument("--csv", type=Path, default=Path("grades.csv"))
+    p = sub.add_parser("feedback", help="generate feedback HTML (hidden tests scrubbed)")
+    p.add_argument("assignment")
+    args = ap.parse_args(list(argv) if argv is not None else None)
+    root = find_root(args.root)
+    if args.cmd == "release":
+        return cmd_release(root, args.assignments)
+    if args.cmd == "expected":
+        return cmd_expected(root, args.write)
+    if args.cmd == "grade":
+        csv_path = args.csv if args.csv.is_absolute() else root / args.csv
+        return cmd_grade(root, args.assignment, csv_path)
+    return cmd_feedback(root, args.assignment)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,375 @@
+"""Helpers that the assignments' test cells call (they run inside the student's kernel).
+
+Light on purpose: only the standard library and ``course`` itself; never nbgrader (the
+instructor-side machinery lives in :mod:`course.cli`).
+
+Three jobs:
+
+* **No points lost to stderr.** nbgrader scores a grade cell 0 as soon as it writes anything
+  to stderr, so a correct answer that triggers a ``DeprecationWarning`` or a library's log
+  message would be marked wrong. :func:`route_stderr_to_stdout` sends Python warnings,
+  ``logging`` and even raw writes to file descriptor 2 to stdout instead. The locked set-up
+  cell calls :func:`setup_notebook`, and importing this module inside a kernel does it too, so
+  every grade cell (they all import from here) is protected even if the set-up cell was
+  deleted.
+* **Own work only.** :func:`require_own` rejects the course library's reference objects
+  (identity, defining module, base classes) and :func:`reference_disabled` swaps the
+  library's reference names for functions that raise, restoring them in ``finally``.
+* **Helpful messages.** ``explain_*`` turn a wrong answer into a short account: the trace,
+  the first wrong event, the pair of events that breaks the clock condition.
+
+Expected values are *never* computed here at grading time: the test cells embed them (see
+``source/make_expected.py``), because a student's cell can rebind any library name.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any
+
+import course
+import course._clocks as _clocks_mod
+import course._order as _order_mod
+from course._order import HappensBefore as _HappensBefore
+from course._order import check_clock_condition as _check_clock_condition
+from course._order import check_total_order as _check_total_order
+from course._trace import Trace
+
+__all__ = [
+    "REFERENCE_NAMES",
+    "explain_order",
+    "explain_relation",
+    "explain_timestamps",
+    "explain_vectors",
+    "in_kernel",
+    "plain_order",
+    "plain_timestamps",
+    "plain_vectors",
+    "reference_disabled",
+    "require_bool",
+    "require_own",
+    "route_stderr_to_stdout",
+    "setup_notebook",
+]
+
+#: Library names that solve an assignment part; grade cells disable them while they run.
+REFERENCE_NAMES: tuple[str, ...] = (
+    "LamportClock",
+    "VectorClock",
+    "HappensBefore",
+    "lamport_timestamps",
+    "vector_timestamps",
+    "happens_before",
+    "concurrent",
+    "total_order",
+)
+_MODULES = (course, _clocks_mod, _order_mod)
+# The genuine reference objects, captured when this module is first imported (the set-up
+# cell imports it before any student cell runs).
+_REFERENCE_OBJECTS: dict[str, Any] = {n: getattr(course, n) for n in REFERENCE_NAMES}
+
+
+# ----- stderr -------------------------------------------------------------------------
+def in_kernel() -> bool:
+    """True inside a Jupyter (ipykernel) kernel."""
+    stream = sys.stderr
+    return type(stream).__module__.startswith("ipykernel") or (
+        "ipykernel" in sys.modules and type(sys.stdout).__module__.startswith("ipykernel"))
+
+
+_ROUTED = False
+
+
+def route_stderr_to_stdout(*, force: bool = False) -> bool:
+    """Send everything that would reach stderr to stdout instead (idempotent).
+
+    * ``sys.stderr`` becomes ``sys.stdout``: Python warnings, ``print(..., file=sys.stderr)``
+      and ``logging``'s last-resort handler all look it up when they write;
+    * existing ``logging.StreamHandler`` objects that hold the old stderr are re-pointed;
+    * file descriptor 2 is duplicated from descriptor 1, so C libraries, subprocesses and
+      ``os.write(2, ...)`` land on stdout too (ipykernel forwards both descriptors).
+
+    Only acts inside a kernel unless ``force`` (a plain Python process keeps its stderr).
+    Returns whether routing is in place.
+    """
+    global _ROUTED
+    if _ROUTED:
+        return True
+    if not (force or in_kernel()):
+        return False
+    old = sys.stderr
+    sys.stderr = sys.stdout
+    for obj in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
+        for handler in getattr(obj, "handlers", ()):
+            if isinstance(handler, logging.StreamHandler) and handler.stream in (
+                    old, sys.__stderr__):
+                handler.setStream(sys.stdout)
+    with contextlib.suppress(OSError, ValueError):
+        sys.stdout.flush()
+        os.dup2(1, 2)
+    _ROUTED = True
+    return True
+
+
+def setup_notebook() -> None:
+    """What the locked set-up cell of every assignment runs."""
+    route_stderr_to_stdout()
+
+
+# ----- own work only ------------------------------------------------------------------
+def _from_course(obj: Any) -> bool:
+    module = getattr(obj, "__module__", None) or ""
+    return module == "course" or module.startswith("course.")
+
+
+def require_own(obj: Any, name: str) -> None:
+    """Fail (AssertionError with a clear message) unless ``obj`` is the student's own code.
+
+    Rejects the course library's reference objects, anything defined in the ``course``
+    package, classes deriving from one, and wrappers (``functools.wraps``/``partial``) of
+    one. A function of your own that *calls* the library is caught at run time instead, by
+    :func:`reference_disabled`.
+    """
+    seen: set[int] = set()
+    stack = [obj]
+    while stack:
+        x = stack.pop()
+        if id(x) in seen:
+            continue
+        seen.add(id(x))
+        if any(x is ref for ref in _REFERENCE_OBJECTS.values()) or _from_course(x):
+            where = getattr(x, "__qualname__", type(x).__name__)
+            raise AssertionError(
+                f"`{name}` comes from the course library ({getattr(x, '__module__', '?')}."
+                f"{where}), not from your notebook. The library's version is the reference "
+                f"answer: write `{name}` yourself in the answer cell above.")
+        if isinstance(x, type):
+            stack.extend(b for b in x.__mro__[1:] if b is not object)
+        for attr in ("__wrapped__", "func"):
+            inner = getattr(x, attr, None)
+            if inner is not None and (callable(inner) or isinstance(inner, type)):
+                stack.append(inner)
+    if obj is None:
+        raise AssertionError(f"`{name}` is None: define it in the answer cell above.")
+
+
+def _disabled(name: str) -> Callable[..., Any]:
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError(
+            f"course.{name} is the course library's reference implementation and is switched "
+            f"off while your work is graded. Write this part yourself (your own code may use "
+            f"Trace's methods: events, events_of, processes, pid, causal_order, sends, "
+            f"receives).")
+
+    refuse.__name__ = refuse.__qualname__ = f"disabled_{name}"
+    return refuse
+
+
+@contextlib.contextmanager
+def reference_disabled(names: Sequence[str] = REFERENCE_NAMES) -> Iterator[None]:
+    """Within the block, ``course.<name>`` (and the same name in the module that defines it)
+    raise RuntimeError; whatever was bound before is restored in ``finally``."""
+    saved: list[tuple[Any, str, Any]] = []
+    try:
+        for name in names:
+            stub = _disabled(name)
+            for mod in _MODULES:
+                if hasattr(mod, name):
+                    saved.append((mod, name, getattr(mod, name)))
+                    setattr(mod, name, stub)
+        yield
+    finally:
+        for mod, name, value in reversed(saved):
+            setattr(mod, name, value)
+
+
+# ----- plain data ---------------------------------------------------------------------
+def _kind(x: Any) -> str:
+    return type(x).__name__
+
+
+def require_bool(value: Any, call: str) -> bool:
+    """``value`` if it is a real ``bool``; otherwise AssertionError saying what came back."""
+    if type(value) is not bool:
+        raise AssertionError(f"{call} must return True or False (a bool), got {value!r} "
+                             f"({_kind(value)}). Wrap it in bool(...) if needed.")
+    return value
+
+
+def plain_timestamps(got: Any, trace: Trace, what: str = "lamport_timestamps") -> dict[str, int]:
+    """A fresh ``dict[str, int]`` copy of ``got`` after checking its exact types and keys."""
+    if type(got) is not dict:
+        raise AssertionError(f"{what} must return a dict (event name -> int), got "
+                             f"{_kind(got)}: {got!r:.200}")
+    names = [e.name for e in trace.events]
+    missing = [n for n in names if n not in got]
+    extra = [k for k in got if k not in set(names)]
+    if missing or extra:
+        raise AssertionError(f"{what} must have exactly one entry per event of the trace; "
+                             f"missing {missing[:8]}, unexpected {extra[:8]}\n"
+                             f"Trace:\n{trace.to_text()}")
+    out: dict[str, int] = {}
+    for k, v in got.items():
+        if type(v) is not int:
+            raise AssertionError(f"{what}: the timestamp of {k!r} must be an int, got {v!r} "
+                                 f"({_kind(v)})")
+        out[str(k)] = int(v)
+    return out
+
+
+def plain_vectors(got: Any, trace: Trace,
+                  what: str = "vector_timestamps") -> dict[str, tuple[int, ...]]:
+    """A fresh ``dict[str, tuple[int, ...]]`` copy of ``got`` after checking exact types."""
+    if type(got) is not dict:
+        raise AssertionError(f"{what} must return a dict (event name -> tuple of ints), got "
+                             f"{_kind(got)}: {got!r:.200}")
+    names = [e.name for e in trace.events]
+    missing = [n for n in names if n not in got]
+    extra = [k for k in got if k not in set(names)]
+    if missing or extra:
+        raise AssertionError(f"{what} must have exactly one entry per event; missing "
+                             f"{missing[:8]}, unexpected {extra[:8]}\nTrace:\n{trace.to_text()}")
+    n = len(trace.processes)
+    out: dict[str, tuple[int, ...]] = {}
+    for k, v in got.items():
+        if type(v) is not tuple or len(v) != n or any(type(x) is not int for x in v):
+            raise AssertionError(f"{what}: the vector of {k!r} must be a tuple of {n} ints "
+                                 f"(one per process, in trace.processes order), got {v!r} "
+                                 f"({_kind(v)})")
+        out[str(k)] = tuple(int(x) for x in v)
+    return out
+
+
+def plain_order(got: Any, what: str = "total_order") -> list[str]:
+    """A fresh ``list[str]`` copy of ``got`` after checking its exact types."""
+    if type(got) is not list or any(type(x) is not str for x in got):
+        raise AssertionError(f"{what} must return a list of event names (str), got "
+                             f"{_kind(got)}: {got!r:.200}")
+    return [str(x) for x in got]
+
+
+# ----- messages -----------------------------------------------------------------------
+def _trace_block(trace: Trace) -> str:
+    text = trace.to_text()
+    if len(text) > 1500:
+        text = text[:1500] + "...\n"
+    return "Trace (x!m sends m, x?m receives m):\n" + "".join(f"    {ln}\n"
+                                                              for ln in text.splitlines())
+
+
+def explain_timestamps(trace: Trace, got: Mapping[str, int], want: Mapping[str, int],
+                       label: str = "") -> str:
+    """Why ``got`` is not ``want``: clock-condition violations first (the pair of events),
+    else the first event, in causal order, whose timestamp differs."""
+    head = f"Wrong Lamport timestamps{' on ' + label if label else ''}."
+    lines = [head]
+    try:
+        violations = _check_clock_condition(trace, got)
+    except (TypeError, ValueError) as exc:
+        violations = []
+        lines.append(f"(could not check the clock condition: {exc})")
+    if violations:
+        lines.append("They break the clock condition (a → b must give TS(a) < TS(b)):")
+        lines += [f"    {v}" for v in violations[:3]]
+        if len(violations) > 3:
+            lines.append(f"    ... and {len(violations) - 3} more")
+    for e in trace.causal_order():
+        if got.get(e.name) != want.get(e.name):
+            what = {"local": "a local event", "send": f"the send of {e.message}",
+                    "receive": f"the receive of {e.message}"}[e.kind]
+            lines.append(f"First wrong event (in causal order): {e.name} ({what} on "
+                         f"{e.process}): expected {want.get(e.name)}, got {got.get(e.name)}.")
+            break
+    lines.append(_trace_block(trace))
+    return "\n".join(lines)
+
+
+def explain_vectors(trace: Trace, got: Mapping[str, tuple[int, ...]],
+                    want: Mapping[str, tuple[int, ...]], label: str = "") -> str:
+    lines = [f"Wrong vector timestamps{' on ' + label if label else ''}. Entries follow "
+             f"trace.processes = {list(trace.processes)}."]
+    for e in trace.causal_order():
+        if got.get(e.name) != want.get(e.name):
+            what = {"local": "a local event", "send": f"the send of {e.message}",
+                    "receive": f"the receive of {e.message}"}[e.kind]
+            lines.append(f"First wrong event (in causal order): {e.name} ({what} on "
+                         f"{e.process}): expected {want.get(e.name)}, got {got.get(e.name)}.")
+            break
+    lines.append(_trace_block(trace))
+    return "\n".join(lines)
+
+
+def explain_relation(trace: Trace, fn: str, a: str, b: str, got: object, want: bool,
+                     label: str = "") -> str:
+    """Why ``fn(trace, a, b)`` should be ``want``, in terms of the three rules."""
+    hb = _HappensBefore(trace)
+    if a == b:
+        why = "an event never happens before itself and is not concurrent with itself"
+    elif hb.happens_before(a, b):
+        why = f"{a} → {b}: " + _path(trace, a, b)
+    elif hb.happens_before(b, a):
+        why = f"{b} → {a}: " + _path(trace, b, a)
+    else:
+        why = (f"{a} and {b} are concurrent: no chain of same-process steps and messages "
+               f"leads from one to the other")
+    where = f" on {label}" if label else ""
+    return (f"{fn}(trace, {a!r}, {b!r}) returned {got!r}, expected {want!r}{where}.\n"
+            f"Because {why}.\n{_trace_block(trace)}")
+
+
+def _path(trace: Trace, a: str, b: str) -> str:
+    """A chain of direct steps from a to b (BFS over rules 1 and 2)."""
+    nxt: dict[str, list[tuple[str, str]]] = {}
+    for p in trace.processes:
+        evs = trace.events_of(p)
+        for x, y in itertools.pairwise(evs):
+            nxt.setdefault(x.name, []).append((y.name, f"same process {p}"))
+    sends = trace.sends()
+    for m, r in trace.receives().items():
+        nxt.setdefault(sends[m].name, []).append((r.name, f"message {m}"))
+    prev: dict[str, tuple[str, str]] = {}
+    frontier = [a]
+    seen = {a}
+    while frontier:
+        new = []
+        for x in frontier:
+            for y, how in nxt.get(x, []):
+                if y not in seen:
+                    seen.add(y)
+                    prev[y] = (x, how)
+                    new.append(y)
+        frontier = new
+    if b not in prev:
+        return "(no path found)"
+    steps = []
+    cur = b
+    while cur != a:
+        x, how = prev[cur]
+        steps.append(f"{x} → {cur} ({how})")
+        cur = x
+    return ", ".join(reversed(steps))
+
+
+def explain_order(trace: Trace, got: Sequence[str], want: Sequence[str],
+                  timestamps: Mapping[str, int], label: str = "") -> str:
+    """Why ``got`` is not the (TS, process id) total order ``want``."""
+    lines = [f"Wrong total order{' on ' + label if label else ''}.",
+             "Process ids: " + ", ".join(f"{p}={i}" for i, p in enumerate(trace.processes)),
+             f"Expected: {' '.join(want)}", f"Got:      {' '.join(map(str, got))}"]
+    try:
+        problems = _check_total_order(trace, list(got), dict(timestamps))
+    except (TypeError, ValueError) as exc:
+        problems = []
+        lines.append(f"(could not check the order: {exc})")
+    lines += [f"    {p}" for p in problems[:4]]
+    lines.append(_trace_block(trace))
+    return "\n".join(lines)
+
+
+if in_kernel():  # grade cells import this module: protect them even without the set-up cell
+    route_stderr_to_stdout()

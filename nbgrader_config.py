@@ -1,0 +1,67 @@
+"""nbgrader configuration for the course (instructor side; see docs/instructors.md).
+
+Layout, all relative to this file's folder (the course root):
+
+    source/<assignment>/<notebook>.ipynb   instructor versions: solutions + hidden tests
+    release/<assignment>/<notebook>.ipynb  what students get: `course release` regenerates it
+    submitted/<student>/<assignment>/      collected submissions (not committed)
+    autograded/, feedback/, gradebook.db   grading output (not committed)
+
+A temporary course (the pipeline tests) loads this file with ``load_subconfig`` and then
+overrides ``CourseDirectory.root`` and the timeout.
+"""
+
+import os
+
+c = get_config()  # noqa: F821 -- provided by traitlets when it runs this file
+
+c.CourseDirectory.course_id = "csc36000-distributed"
+c.CourseDirectory.root = os.path.dirname(os.path.abspath(__file__))
+c.CourseDirectory.source_directory = "source"
+c.CourseDirectory.release_directory = "release"
+c.CourseDirectory.submitted_directory = "submitted"
+c.CourseDirectory.autograded_directory = "autograded"
+c.CourseDirectory.feedback_directory = "feedback"
+# source/make_expected.py (the hidden tests' expected values) is never an assignment file.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
+                            "make_expected.py"]
+
+# ----- executing notebooks (autograde, validate) --------------------------------------
+# Per-cell limit. A JAX cell that jit-compiles a sharded computation can take a minute or
+# more on a laptop CPU, so leave room; an infinite loop still ends after this many seconds
+# (the kernel is interrupted and the cell scores 0).
+c.Execute.timeout = 240
+c.Execute.startup_timeout = 120
+c.Execute.interrupt_on_timeout = True
+# Autograde with course.cli.GuardedExecute instead of nbgrader's Execute: identical, except
+# that a submission that kills its kernel (os._exit, a segfault) is still graded — the cells
+# that ran keep their points, the rest score 0 with a message naming the cell — instead of
+# aborting that submission's grading. The rest of the list is nbgrader 0.9.6's default.
+c.Autograde.autograde_preprocessors = [
+    "course.cli.GuardedExecute",
+    "nbgrader.preprocessors.IgnorePattern",
+    "nbconvert.preprocessors.ClearMetadataPreprocessor",
+    "nbgrader.preprocessors.LimitOutput",
+    "nbgrader.preprocessors.SaveAutoGrades",
+    "nbgrader.preprocessors.AssignLatePenalties",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
+# Output limits (per cell) so a print loop can't produce megabytes of feedback.
+c.LimitOutput.max_lines = 300
+c.LimitOutput.max_traceback = 60
+
+# ----- sanitizing submissions ---------------------------------------------------------
+# A student who deletes a (read-only) test cell gets it back, and it is run and scored,
+# instead of the cell silently disappearing from the grade.
+c.OverwriteCells.add_missing_cells = True
+
+# ----- feedback -----------------------------------------------------------------------
+# nbgrader's default feedback is the autograded notebook rendered to HTML, hidden tests and
+# all (jupyter/nbgrader#917). course.cli.HideHiddenTests removes the hidden test regions from
+# the cells and every traceback frame that quotes one of their lines.
+c.GenerateFeedback.preprocessors = [
+    "nbgrader.preprocessors.GetGrades",
+    "course.cli.HideHiddenTests",
+    "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+]
