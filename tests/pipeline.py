@@ -1,0 +1,379 @@
+"""A reusable nbgrader pipeline harness: a throw-away course directory, submissions built from
+the release notebook with edited cells, one ``nbgrader autograde`` per assignment, and the
+scores read back from the SQLite gradebook and the ``nbgrader export`` CSV.
+
+For a new assignment (say ps4) a test module needs a few lines::
+
+    from pipeline import Course, zoo
+
+    @pytest.fixture(scope="module")
+    def ps4(tmp_path_factory):
+        course = Course.create(tmp_path_factory.mktemp("ps4"), ["ps4"], timeout=120)
+        course.submit("solution", "ps4", course.submission("ps4"))          # the answers
+        course.submit("untouched", "ps4", course.submission("ps4", fill=False))
+        for name, cells in zoo("ps4").items():                               # tests/zoo/ps4/*.py
+            course.submit(name, "ps4", course.submission("ps4", cells))
+        course.autograde("ps4")          # ONE nbgrader call (or course.grade: the TA command)
+        return course
+
+    def test_solution(ps4):
+        assert ps4.scores("ps4")["solution"] == ps4.max_scores("ps4")
+
+A zoo file (``tests/zoo/<assignment>/<name>.py``) is Python split into sections by lines
+``# %% <grade_id>``; each section replaces the answer cell with that nbgrader ``grade_id``
+(the other answer cells get the instructor's solution). Text before the first marker (a
+docstring saying what the bug is, imports for the linter) is not submitted.
+
+nbgrader runs in subprocesses whose working directory is the temporary course, with a
+``nbgrader_config.py`` that loads the repository's and then overrides the course root and the
+cell timeout; ``PYTEST_CURRENT_TEST`` is removed from their environment so that kernels
+behave as in a real grading run (ipykernel forwards file descriptor output only outside
+pytest).
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+from nbformat.notebooknode import NotebookNode
+
+REPO = Path(__file__).resolve().parents[1]
+ZOO = Path(__file__).resolve().parent / "zoo"
+BIN = Path(sys.executable).parent
+SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
+HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+
+
+def nbgrader_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # nbgrader shells out to alembic
+    env.setdefault("PYTHONHASHSEED", "0")
+    env["JUPYTER_PLATFORM_DIRS"] = "1"
+    return env
+
+
+def grade_id(cell: NotebookNode) -> str | None:
+    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+
+def is_answer(cell: NotebookNode) -> bool:
+    """A cell the student writes in: an nbgrader solution cell (code, or a written answer)."""
+    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
+
+
+def strip_markers(source: str, markers: Sequence[str] = SOLUTION_MARKERS) -> str:
+    """``source`` without the marker lines (what the instructor's solution runs)."""
+    return "\n".join(ln for ln in source.split("\n") if ln.strip() not in markers)
+
+
+def region_lines(source: str, markers: Sequence[str]) -> list[str]:
+    """The lines strictly between each pair of marker lines."""
+    out, inside = [], False
+    for line in source.split("\n"):
+        if markers[0] in line:
+            inside = True
+        elif markers[1] in line:
+            inside = False
+        elif inside:
+            out.append(line)
+    return out
+
+
+def load_snippet(path: Path) -> dict[str, str]:
+    """The ``# %% <grade_id>`` sections of a zoo file."""
+    sections: dict[str, list[str]] = {}
+    current: list[str] | None = None
+    for line in path.read_text(encoding="utf-8").split("\n"):
+        m = re.fullmatch(r"# %% (\S+)\s*", line)
+        if m:
+            current = sections.setdefault(m[1], [])
+        elif current is not None:
+            current.append(line)
+    if not sections:
+        raise ValueError(f"{path}: no '# %% <grade_id>' sections")
+    return {k: "\n".join(v).strip("\n") + "\n" for k, v in sections.items()}
+
+
+def zoo(assignment: str, root: Path = ZOO) -> dict[str, dict[str, str]]:
+    """Every zoo file of an assignment: {file stem: {grade_id: code}}."""
+    return {p.stem: load_snippet(p) for p in sorted((root / assignment).glob("*.py"))}
+
+
+def html_text(page: str) -> str:
+    """Visible text of an HTML page (tags dropped, entities decoded), for 'does X leak'."""
+    page = re.sub(r"(?is)<(script|style)\b.*?</\1>", " ", page)
+    return html.unescape(re.sub(r"(?s)<[^>]+>", "", page))
+
+
+@dataclass
+class Run:
+    """One nbgrader command: its exit code, log and how long it took."""
+
+    args: tuple[str, ...]
+    returncode: int
+    log: str
+    seconds: float
+
+
+class Course:
+    """A temporary nbgrader course holding copies of some of the repository's assignments."""
+
+    def __init__(self, root: Path, assignments: Sequence[str], *, timeout: int, repo: Path):
+        self.root = root
+        self.assignments = list(assignments)
+        self.timeout = timeout
+        self.repo = repo
+        self.runs: list[Run] = []
+
+    # ----- set-up -----------------------------------------------------------------------
+    @classmethod
+    def create(cls, root: Path, assignments: Sequence[str], *, timeout: int = 5,
+               repo: Path = REPO, extra_config: str = "") -> Course:
+        """Copy ``source/<a>`` for each assignment, write the config, and generate the
+        assignments (which fills the gradebook with the source cells and writes release/)."""
+        root.mkdir(parents=True, exist_ok=True)
+        for a in assignments:
+            shutil.copytree(repo / "source" / a, root / "source" / a,
+                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+        config = f"""\
+            # Written by tests/pipeline.py: the repository's config, with this course's root
+            # and a short per-cell timeout so that an infinite loop costs seconds, not minutes.
+            load_subconfig({str(repo / 'nbgrader_config.py')!r})
+            c = get_config()  # noqa: F821
+            c.CourseDirectory.root = {str(root)!r}
+            c.Execute.timeout = {int(timeout)}
+            c.Execute.startup_timeout = 60
+            """
+        (root / "nbgrader_config.py").write_text(textwrap.dedent(config) + extra_config,
+                                                 encoding="utf-8")
+        course = cls(root, assignments, timeout=timeout, repo=repo)
+        for a in assignments:
+            course.nbgrader("generate_assignment", a, "--force")
+        return course
+
+    def nbgrader(self, *args: str, check: bool = True) -> Run:
+        start = time.monotonic()
+        proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=self.root, env=nbgrader_env(),
+                              text=True, capture_output=True, stdin=subprocess.DEVNULL)
+        run = Run(args, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
+        self.runs.append(run)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"nbgrader {' '.join(args)} failed ({proc.returncode}):\n"
+                                 f"{run.log[-6000:]}")
+        return run
+
+    # ----- notebooks --------------------------------------------------------------------
+    def notebook_ids(self, assignment: str) -> list[str]:
+        return sorted(p.stem for p in (self.root / "source" / assignment).glob("*.ipynb"))
+
+    def _read(self, folder: str, assignment: str, notebook: str | None) -> NotebookNode:
+        nb_id = notebook or self.notebook_ids(assignment)[0]
+        return nbformat.read(self.root / folder / assignment / f"{nb_id}.ipynb", as_version=4)
+
+    def source_notebook(self, assignment: str, notebook: str | None = None) -> NotebookNode:
+        return self._read("source", assignment, notebook)
+
+    def release_notebook(self, assignment: str, notebook: str | None = None) -> NotebookNode:
+        return self._read("release", assignment, notebook)
+
+    def solutions(self, assignment: str, notebook: str | None = None) -> dict[str, str]:
+        """The instructor's answers (code and written), markers removed: {grade_id: text}."""
+        return {grade_id(c): strip_markers(c.source)
+                for c in self.source_notebook(assignment, notebook).cells if is_answer(c)}
+
+    def submission(self, assignment: str, cells: Mapping[str, str] | None = None, *,
+                   fill: bool = True, delete: Iterable[str] = (), notebook: str | None = None,
+                   name: str = "") -> NotebookNode:
+        """The release notebook with answer cells replaced: by ``cells[grade_id]`` where
+        given, else by the instructor's solution (``fill``; written answers too) or left as
+        released. Cells whose grade_id is in ``delete`` are removed (as a student might)."""
+        nb = self.release_notebook(assignment, notebook)
+        cells = dict(cells or {})
+        known = {grade_id(c) for c in nb.cells if is_answer(c)}
+        unknown = set(cells) - known
+        if unknown:
+            raise KeyError(f"No answer cells {sorted(unknown)} in {assignment} "
+                           f"(answer cells: {sorted(known)})")
+        solutions = self.solutions(assignment, notebook) if fill else {}
+        for cell in nb.cells:
+            gid = grade_id(cell)
+            if is_answer(cell) and gid in cells:
+                cell.source = cells[gid]
+            elif is_answer(cell) and gid in solutions:
+                cell.source = solutions[gid]
+            if cell.cell_type == "code" and cell.source.startswith('NAME = ""'):
+                cell.source = f'NAME = "{name}"\nCOLLABORATORS = ""'
+        drop = set(delete)
+        missing = drop - {grade_id(c) for c in nb.cells}
+        if missing:
+            raise KeyError(f"Cannot delete {sorted(missing)}: no such cells")
+        nb.cells = [c for c in nb.cells if grade_id(c) not in drop]
+        return nb
+
+    def submit(self, student: str, assignment: str, nb: NotebookNode,
+               notebook: str | None = None) -> Path:
+        nb_id = notebook or self.notebook_ids(assignment)[0]
+        folder = self.root / "submitted" / student / assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{nb_id}.ipynb"
+        nbformat.write(nb, path)
+        (folder / "timestamp.txt").write_text("2025-10-06 12:00:00.000000 UTC",
+                                              encoding="utf-8")
+        return path
+
+    def students(self, assignment: str) -> list[str]:
+        return sorted(p.parent.name for p in (self.root / "submitted").glob(f"*/{assignment}"))
+
+    # ----- grading ----------------------------------------------------------------------
+    def autograde(self, assignment: str) -> Run:
+        """Autograde every submission of ``assignment`` in ONE nbgrader call."""
+        return self.nbgrader("autograde", assignment, "--force", check=False)
+
+    def grade(self, assignment: str) -> Run:
+        """``course grade <assignment>``: ONE ``nbgrader autograde`` of the whole batch, the
+        export to grades.csv and the TA report (its output is ``Run.log``; nbgrader's own log
+        is :meth:`autograde_log`)."""
+        start = time.monotonic()
+        args = ("-m", "course.cli", "--root", str(self.root), "grade", assignment)
+        proc = subprocess.run([sys.executable, *args], cwd=self.root, env=nbgrader_env(),
+                              text=True, capture_output=True, stdin=subprocess.DEVNULL)
+        run = Run(args, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
+        self.runs.append(run)
+        return run
+
+    def autograde_log(self, assignment: str) -> str:
+        """nbgrader's log of the last ``course grade`` run."""
+        return (self.root / f"autograde-{assignment}.log").read_text(encoding="utf-8")
+
+    def report(self, assignment: str) -> dict[str, object]:
+        from course.cli import batch_report
+
+        return batch_report(self.root, assignment)  # type: ignore[return-value]
+
+    def scores(self, assignment: str) -> dict[str, dict[str, float]]:
+        """{student: {auto-graded cell: score}} from the gradebook."""
+        return {s: r.scores for s, r in self.report(assignment).items()}  # type: ignore[attr-defined]
+
+    def max_scores(self, assignment: str) -> dict[str, float]:
+        """{auto-graded cell: points} from the gradebook's source cells."""
+        from nbgrader.api import Gradebook
+
+        with Gradebook(f"sqlite:///{self.root / 'gradebook.db'}") as gb:
+            out = {}
+            for nb in gb.find_assignment(assignment).notebooks:
+                for cell in nb.grade_cells:
+                    if cell.cell_type == "code":
+                        out[cell.name] = float(cell.max_score)
+            return out
+
+    def export(self) -> dict[tuple[str, str], dict[str, str]]:
+        """``nbgrader export`` CSV rows keyed by (student, assignment)."""
+        path = self.root / "grades.csv"
+        self.nbgrader("export", "--to", str(path))
+        with path.open(newline="", encoding="utf-8") as f:
+            return {(r["student_id"], r["assignment"]): r for r in csv.DictReader(f)}
+
+    def submitted(self, student: str, assignment: str,
+                  notebook: str | None = None) -> NotebookNode:
+        return self._read(f"submitted/{student}", assignment, notebook)
+
+    def autograded(self, student: str, assignment: str,
+                   notebook: str | None = None) -> NotebookNode:
+        return self._read(f"autograded/{student}", assignment, notebook)
+
+    def feedback(self, assignment: str) -> dict[str, str]:
+        """Run generate_feedback; {student: feedback HTML}."""
+        self.nbgrader("generate_feedback", assignment, "--force")
+        return {p.parent.parent.name: p.read_text(encoding="utf-8")
+                for p in sorted((self.root / "feedback").glob(f"*/{assignment}/*.html"))}
+
+    def start_validation(self, notebooks: Mapping[str, NotebookNode]) -> Validation:
+        """Start nbgrader's Validator (what the student's *Validate* button runs) on each
+        notebook, one after the other in ONE background process; ``.wait()`` gives
+        {name: {"failed": [first line of each failing test cell]}}, {} for a notebook whose
+        visible tests all pass."""
+        paths = {}
+        for name, nb in notebooks.items():
+            folder = self.root / "validate" / name
+            folder.mkdir(parents=True, exist_ok=True)
+            paths[name] = str(folder / "notebook.ipynb")
+            nbformat.write(nb, paths[name])
+        proc = subprocess.Popen([sys.executable, "-c", VALIDATE, json.dumps(paths)],
+                                cwd=self.root / "validate", env=nbgrader_env(), text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        return Validation(proc)
+
+
+VALIDATE = """\
+import json, sys
+from nbgrader.validator import Validator
+out = {}
+for name, path in json.loads(sys.argv[1]).items():
+    result = Validator().validate(path)
+    out[name] = {k: [x["source"].split("\\n")[0] for x in v] for k, v in result.items()}
+print(json.dumps(out))
+"""
+
+
+class Validation:
+    def __init__(self, proc: subprocess.Popen[str]) -> None:
+        self.proc = proc
+
+    def wait(self, timeout: float = 600) -> dict[str, dict[str, list[str]]]:
+        stdout, stderr = self.proc.communicate(timeout=timeout)
+        if self.proc.returncode != 0 or not stdout.strip():
+            raise AssertionError(f"Validator crashed:\n{stdout}{stderr[-4000:]}")
+        return json.loads(stdout.strip().splitlines()[-1])
+
+
+def visible_lines(notebooks: Iterable[NotebookNode]) -> set[str]:
+    """Stripped lines of the notebooks outside hidden test regions."""
+    out = set()
+    for nb in notebooks:
+        for cell in nb.cells:
+            hidden = set(region_lines(cell.source, HIDDEN_MARKERS))
+            out |= {ln.strip() for ln in cell.source.split("\n") if ln not in hidden}
+    return out
+
+
+def hidden_only_lines(source_nb: NotebookNode, *visible: NotebookNode,
+                      min_len: int = 12) -> list[str]:
+    """Lines of the hidden test regions of ``source_nb`` that appear nowhere else in it nor
+    in the ``visible`` notebooks (the release, a submission), not even inside a longer line:
+    if one of these shows up in something a student sees, the hidden tests leaked."""
+    seen = visible_lines([source_nb, *visible])
+    visible_text = "\n".join(seen)
+    out = []
+    for cell in source_nb.cells:
+        for line in region_lines(cell.source, HIDDEN_MARKERS):
+            s = line.strip()
+            if len(s) >= min_len and s not in visible_text and s not in out:
+                out.append(s)
+    return out
+
+
+def solution_only_lines(source_nb: NotebookNode, release_nb: NotebookNode,
+                        min_len: int = 12) -> list[str]:
+    """Lines of the solution regions that appear nowhere in the release notebook."""
+    released = {ln.strip() for c in release_nb.cells for ln in c.source.split("\n")}
+    out = []
+    for cell in source_nb.cells:
+        for line in region_lines(cell.source, SOLUTION_MARKERS):
+            s = line.strip()
+            if len(s) >= min_len and s not in released and s not in out:
+                out.append(s)
+    return out
