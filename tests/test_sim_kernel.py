@@ -304,3 +304,31 @@ def test_prefixes_are_consistent_cuts():
         assert {e.name for e in t} == set(run.order[:k])
     with pytest.raises(ValueError, match="Prefix length 999"):
         run.prefix(999)
+
+
+def test_a_run_without_record_refuses_to_be_checked():
+    from course.mutex import check_liveness
+
+    run = simulate(RicartAgrawala, Config(n=3, requests=2), 0, record=False)
+    assert run.delivered == 24 and "24 deliveries, not recorded" in repr(run)
+    with pytest.raises(ValueError, match="record=False"):
+        check_liveness(run)
+    with pytest.raises(ValueError, match="record=False"):
+        run.trace  # noqa: B018
+
+
+def test_runs_do_not_depend_on_the_hash_seed():
+    """Same (algorithm, config, seed) in fresh interpreters with different string-hash
+    seeds: the same trace."""
+    import os
+    import subprocess
+    import sys
+
+    code = ("from course.sim import Config, simulate; from course.mutex import Lamport, "
+            "RicartAgrawala, Centralized; import hashlib; print([hashlib.sha256(simulate("
+            "a, Config(n=4, requests=2, fifo=True), 9).trace.to_json().encode()).hexdigest()"
+            " for a in (Lamport, RicartAgrawala, Centralized)])")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                           check=True, env={**os.environ, "PYTHONHASHSEED": h}).stdout
+            for h in ("1", "2")}
+    assert len(outs) == 1, outs

@@ -70,6 +70,7 @@ def _at(iv: CSInterval, what: str) -> str:
 
 def check_safety(run: Run, *, causal: bool = True) -> Verdict:
     """At most one process in the CS at any moment (see the module docstring)."""
+    run.require_record()
     pos = run.position
     end = len(run.order)
     entries = run.entries
@@ -104,6 +105,7 @@ def check_safety(run: Run, *, causal: bool = True) -> Verdict:
 
 def check_liveness(run: Run) -> Verdict:
     """Every request entered; reports the starving processes."""
+    run.require_record()
     problems, events, procs = [], [], []
     for iv in run.intervals:
         if iv.entered is None and not iv.crashed:
@@ -124,6 +126,7 @@ def check_liveness(run: Run) -> Verdict:
 
 def check_fairness(run: Run, order: str = "timestamp") -> Verdict:
     """Requests served in (timestamp, pid) order, or in happens-before order."""
+    run.require_record()
     if order not in ("timestamp", "causal"):
         raise ValueError(f"order must be 'timestamp' or 'causal', got {order!r}")
     entries = run.entries
@@ -173,6 +176,7 @@ def check_all(run: Run, *, fairness: str | None = None) -> list[Verdict]:
 # ----- metrics ---------------------------------------------------------------------------------
 def message_counts(run: Run) -> dict[str, int]:
     """Messages sent, by type."""
+    run.require_record()
     return dict(sorted(run.messages.items()))
 
 
@@ -189,6 +193,7 @@ def messages_per_entry(run: Run) -> dict[str, float]:
 def sync_delays(run: Run) -> list[float]:
     """For each exit after which somebody was already waiting: time until the next
     entry."""
+    run.require_record()
     out = []
     for a, b in itertools.pairwise(run.entries):
         if a.exited is not None and b.requested <= a.exited and not a.crashed:
@@ -198,6 +203,7 @@ def sync_delays(run: Run) -> list[float]:
 
 def waiting_times(run: Run) -> list[float]:
     """Entry time minus request time, per entered request."""
+    run.require_record()
     return [iv.entered - iv.requested for iv in run.entries]  # type: ignore[operator]
 
 

@@ -9,11 +9,22 @@ the finished picture (a matplotlib Figure) instead.
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 from course.sim import Run
 
 __all__ = ["describe_event", "stepper"]
+
+
+def _png_output(fig: Any) -> dict[str, Any]:
+    """A display_data output holding ``fig`` as PNG (what an Output widget stores)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=80)
+    return {"output_type": "display_data", "metadata": {},
+            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+                     "text/plain": repr(fig)}}
 
 
 def describe_event(run: Run, k: int) -> str:
@@ -38,8 +49,6 @@ def stepper(run: Run, *, start: int | None = None) -> Any:
         import ipywidgets as w
     except ImportError:
         return draw_run(run)
-    from course.widgets import _png_output
-
     k0 = len(run) if start is None else start
     if not 0 <= k0 <= len(run):
         raise ValueError(f"start={start!r} not in 0..{len(run)} events")

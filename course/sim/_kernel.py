@@ -226,7 +226,8 @@ class Kernel:
         return Run(algorithm=self.algorithm, config=self.config, seed=seed, n=self.n,
                    log=self.log or [], intervals=self.intervals, crashes=self.crash_times,
                    end_time=self.now, quiescent=quiescent, messages_sent=self.nmsg,
-                   delivered=self.delivered, lost=lost, schedule=schedule, error=error)
+                   delivered=self.delivered, lost=lost, schedule=schedule, error=error,
+                   recorded=self.log is not None)
 
     def __repr__(self) -> str:
         states = ", ".join(f"P{p}:{'crashed' if self.crashed[p] else STATUS[s]}"
@@ -272,6 +273,24 @@ class _Timed(Kernel):
         heapq.heappush(self.heap, (t, self.seq, DELIVER, msg, mid))
         self.seq += 1
 
+    def send(self, src: int, dest: int, mtype: str, payload: Hashable = None) -> int:
+        # Kernel.send → _emit → _record, inlined: the hot path of a timed run.
+        if type(dest) is not int or not 0 <= dest < self.n or dest == src or (
+                type(mtype) is not str):
+            return super().send(src, dest, mtype, payload)  # raises the right error
+        c = self.clock[src] + 1
+        self.clock[src] = c
+        mid = self.nmsg
+        self.nmsg = mid + 1
+        self._post(_new_message(Message, (mtype, c, src, dest, payload)), mid)
+        k = self.nev[src] + 1
+        self.nev[src] = k
+        if self.log is not None:
+            self.log.append((src, "send", mid, mtype, self.now, c))
+        if self.crash_after and self.crash_after.get(src) == k:
+            raise _Crashed(src)
+        return c
+
     def _on_enter(self, pid: int) -> None:
         d = self.config.cs_time.sample(self.rng)  # type: ignore[union-attr]
         if not d >= 0:
@@ -291,7 +310,8 @@ class _Timed(Kernel):
             self._push(t, REQUEST, pid)
         self._start()
         heap, pop = self.heap, heapq.heappop
-        crashed, nodes = self.crashed, self.nodes
+        crashed, nodes, clock, nev = self.crashed, self.nodes, self.clock, self.nev
+        log, crash_after = self.log, self.crash_after
         max_time, max_events, steps = cfg.max_time, cfg.max_events, 0
         while heap:
             if heap[0][0] > max_time or steps >= max_events:
@@ -302,13 +322,18 @@ class _Timed(Kernel):
             if kind == DELIVER:
                 if crashed[a[3]]:
                     continue
-                try:  # Kernel._deliver, inlined: this is the hot path
+                try:  # Kernel._deliver and _record, inlined: this is the hot path
                     dest, ts = a[3], a[1]
-                    c = self.clock[dest]
+                    c = clock[dest]
                     c = (c if c > ts else ts) + 1
-                    self.clock[dest] = c
+                    clock[dest] = c
                     self.delivered += 1
-                    self._record(dest, "receive", b, a[0], c)
+                    k = nev[dest] + 1
+                    nev[dest] = k
+                    if log is not None:
+                        log.append((dest, "receive", b, a[0], t, c))
+                    if crash_after and crash_after.get(dest) == k:
+                        raise _Crashed(dest)
                     nodes[dest].on_message(a)
                 except _Crashed as x:
                     self._crash(x.pid)

@@ -76,7 +76,7 @@ class Run:
                  intervals: list[dict[str, Any]], crashes: dict[int, float],
                  end_time: float, quiescent: bool, messages_sent: int, delivered: int,
                  lost: int = 0, schedule: tuple | None = None,
-                 error: str | None = None) -> None:
+                 error: str | None = None, recorded: bool = True) -> None:
         self.algorithm = algorithm
         self.config = config
         self.seed = seed
@@ -91,6 +91,13 @@ class Run:
         self.lost = lost
         self.schedule = schedule
         self.error = error
+        self.recorded = recorded
+
+    def require_record(self) -> None:
+        """Raise unless events were recorded (``simulate(..., record=False)`` keeps none)."""
+        if not self.recorded:
+            raise ValueError(f"{self!r} was simulated with record=False: no trace or CS "
+                             f"intervals to look at")
 
     @property
     def processes(self) -> tuple[str, ...]:
@@ -102,6 +109,7 @@ class Run:
 
     def prefix(self, k: int) -> Trace:
         """The trace of the first ``k`` events in execution order (a consistent cut)."""
+        self.require_record()
         if not 0 <= k <= len(self._log):
             raise ValueError(f"Prefix length {k} not in 0..{len(self._log)}")
         names = self.processes
@@ -152,7 +160,7 @@ class Run:
         """Sent messages by type."""
         return Counter(e[3] for e in self._log if e[1] == "send")  # type: ignore[misc]
 
-    @property
+    @cached_property
     def entries(self) -> tuple[CSInterval, ...]:
         """Intervals that entered the CS, in the order they entered."""
         pos = self.position
@@ -171,4 +179,7 @@ class Run:
             s += ", stopped at a limit" if self.schedule is None else ", more steps possible"
         if self.error:
             s += f", error: {self.error}"
+        if not self.recorded:
+            s = s.replace(f": {entered}/{len(self.intervals)} requests entered, messages none",
+                          f": {self.delivered:,} deliveries, not recorded")
         return s + ")"
