@@ -10,6 +10,7 @@ as thick red steps.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -53,6 +54,27 @@ def _positions(trace: Trace, x: str) -> dict[str, float]:
     raise ValueError(f"x must be 'auto', 'time', 'lamport' or 'index', got {x!r}")
 
 
+def _spread(trace: Trace, pos: dict[str, float]) -> dict[str, float]:
+    """Nudge events of one process that share an x (a broadcast's copies, say) apart, in
+    their process order, so their dots and labels do not overlap."""
+    xs = sorted(set(pos.values()))
+    gaps = [b - a for a, b in itertools.pairwise(xs) if b > a]
+    step = 0.25 * min(gaps) if gaps else 0.25
+    out = dict(pos)
+    for p in trace.processes:
+        evs = trace.events_of(p)
+        i = 0
+        while i < len(evs):
+            j = i
+            while j + 1 < len(evs) and pos[evs[j + 1].name] == pos[evs[i].name]:
+                j += 1
+            k = j - i + 1
+            for n, e in enumerate(evs[i:j + 1]):
+                out[e.name] = pos[e.name] + (n - (k - 1) / 2) * step / max(k - 1, 1)
+            i = j + 1
+    return out
+
+
 def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | None = "lamport",
                        highlight: str | None = None,
                        violations: Iterable[Violation] = (),
@@ -71,7 +93,7 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
         width = min(16.0, 4.0 + 0.6 * max((len(trace.events_of(p)) for p in trace.processes),
                                           default=1))
         _, ax = plt.subplots(figsize=(width, 1.0 + 1.1 * len(trace.processes)))
-    pos = _positions(trace, x)
+    pos = _spread(trace, _positions(trace, x))
     labels = _labels(trace, timestamps)
     y = {p: -i for i, p in enumerate(trace.processes)}
     xs = list(pos.values()) or [0.0]
@@ -103,9 +125,9 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
     drawn_tags: set[str] = set()
     for m, s in sends.items():
         c = tag_color.get(s.tag or "", "#555555")
-        lab = s.tag if s.tag in tag_color and s.tag not in drawn_tags else None
-        if lab:
-            drawn_tags.add(lab)
+        if s.tag in tag_color and s.tag not in drawn_tags:
+            drawn_tags.add(s.tag)  # type: ignore[arg-type]
+            ax.plot([], [], color=c, label=s.tag)
         r = recvs.get(m)
         if r is None:
             ax.annotate("", xy=(pos[s.name] + pad, y[s.process] - 0.45),
@@ -115,8 +137,6 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
         ax.annotate("", xy=(pos[r.name], y[r.process]), xytext=(pos[s.name], y[s.process]),
                     arrowprops={"arrowstyle": "-|>", "color": c, "lw": 1.2,
                                 "shrinkA": 5, "shrinkB": 5})
-        if lab:
-            ax.plot([], [], color=c, label=lab)
 
     for v in violations:
         a, b = trace[v.earlier], trace[v.later]
@@ -139,7 +159,7 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
         for lab, c in (("selected", SELECTED), ("past", PAST), ("future", FUTURE),
                        ("concurrent", CONCURRENT)):
             ax.scatter([], [], color=c, label=lab, edgecolors="black", linewidths=0.5)
-    if tags or highlight is not None:
+    if drawn_tags or highlight is not None:
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_ylim(-len(trace.processes) + 0.4, 0.7)
     ax.set_yticks([])

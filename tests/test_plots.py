@@ -106,3 +106,21 @@ def test_demo_runs_and_saves_png(tmp_path, capsys):
     assert "d → f (rule 2: message m2) but TS(d) = 4 is not < TS(f) = 2" in text
     png = tmp_path / "lecture-example.png"
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_all_messages_in_flight_draws_no_empty_legend():
+    t = Trace(["P", "Q"])
+    t.send("P", "s", "m", tag="REQUEST", time=1.0)
+    ax = space_time_diagram(t)  # filterwarnings=error: a "No artists" warning would fail
+    assert [x.get_text() for x in ax.get_legend().get_texts()] == ["REQUEST"]
+
+
+def test_events_sharing_a_time_are_spread_apart():
+    t = Trace(["P", "Q", "R"])
+    t.send("P", "s1", "m1", time=1.0)
+    t.send("P", "s2", "m2", time=1.0)
+    t.receive("Q", "r1", "m1", time=2.0)
+    t.receive("R", "r2", "m2", time=3.0)
+    ax = space_time_diagram(t)
+    xs = sorted(x for (x, y) in _dot_colors(ax) if y == 0.0)
+    assert len(xs) == 2 and xs[0] < 1.0 < xs[1]
