@@ -106,8 +106,7 @@ def route_stderr_to_stdout(*, force: bool = False) -> bool:
     sys.stderr = sys.stdout
     for obj in [logging.getLogger(), *logging.Logger.manager.loggerDict.values()]:
         for handler in getattr(obj, "handlers", ()):
-            if isinstance(handler, logging.StreamHandler) and handler.stream in (
-                    old, sys.__stderr__):
+            if isinstance(handler, logging.StreamHandler) and handler.stream is old:
                 handler.setStream(sys.stdout)
     with contextlib.suppress(OSError, ValueError):
         sys.stdout.flush()
