@@ -25,6 +25,18 @@ from course._order import (
 )
 from course._plots import space_time_diagram
 from course._trace import Event, Trace, TraceError, random_trace
+from course.mutex import (
+    Centralized,
+    Lamport,
+    RicartAgrawala,
+    check_fairness,
+    check_liveness,
+    check_safety,
+    check_seeds,
+    draw_run,
+    explore,
+)
+from course.sim import Config, Crash, Message, Node, Run, replay, simulate
 
 LECTURE_EXAMPLE = """\
 A: a b!m1
@@ -34,22 +46,38 @@ C: e f?m2
 
 __all__ = [
     "LECTURE_EXAMPLE",
+    "Centralized",
+    "Config",
+    "Crash",
     "Event",
     "HappensBefore",
+    "Lamport",
     "LamportClock",
+    "Message",
+    "Node",
     "OrderProblem",
     "PhysicalClock",
+    "RicartAgrawala",
+    "Run",
     "Trace",
     "TraceError",
     "VectorClock",
     "Violation",
     "check_clock_condition",
+    "check_fairness",
+    "check_liveness",
+    "check_safety",
+    "check_seeds",
     "check_total_order",
     "concurrent",
+    "draw_run",
+    "explore",
     "happens_before",
     "lamport_timestamps",
     "physical_timestamps",
     "random_trace",
+    "replay",
+    "simulate",
     "space_time_diagram",
     "total_order",
     "vector_timestamps",
