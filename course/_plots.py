@@ -10,7 +10,7 @@ as thick red steps.
 
 from __future__ import annotations
 
-import itertools
+import zlib
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -54,12 +54,25 @@ def _positions(trace: Trace, x: str) -> dict[str, float]:
     raise ValueError(f"x must be 'auto', 'time', 'lamport' or 'index', got {x!r}")
 
 
+#: Fixed colours for the lecture's message types, so a type looks the same in every figure.
+MESSAGE_COLOURS = {"REQUEST": "#1f77b4", "GRANT": "#2ca02c", "RELEASE": "#9467bd",
+                   "REPLY": "#ff7f0e", "ACK": "#8c564b", "TOKEN": "#e377c2"}
+_SPARE = ("#17becf", "#bcbd22", "#7f7f7f", "#d62728", "#aec7e8", "#98df8a")
+
+
+def tag_colour(tag: str) -> str:
+    """The colour of a message type: fixed for known types, else a stable pick by name."""
+    if tag in MESSAGE_COLOURS:
+        return MESSAGE_COLOURS[tag]
+    return _SPARE[zlib.crc32(tag.encode()) % len(_SPARE)]
+
+
 def _spread(trace: Trace, pos: dict[str, float]) -> dict[str, float]:
     """Nudge events of one process that share an x (a broadcast's copies, say) apart, in
     their process order, so their dots and labels do not overlap."""
-    xs = sorted(set(pos.values()))
-    gaps = [b - a for a, b in itertools.pairwise(xs) if b > a]
-    step = 0.25 * min(gaps) if gaps else 0.25
+    xs = list(pos.values())
+    span = max(xs) - min(xs) if xs else 0.0
+    step = 0.04 * span if span > 0 else 0.5
     out = dict(pos)
     for p in trace.processes:
         evs = trace.events_of(p)
@@ -119,8 +132,7 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
                 color[e.name] = CONCURRENT
 
     tags = sorted({e.tag for e in trace if e.kind == "send" and e.tag})
-    cmap = plt.get_cmap("tab10")
-    tag_color = {t: cmap(i % 10) for i, t in enumerate(tags)}
+    tag_color = {t: tag_colour(t) for t in tags}
     sends, recvs = trace.sends(), trace.receives()
     drawn_tags: set[str] = set()
     for m, s in sends.items():

@@ -27,6 +27,7 @@ def _checked(cell: Any) -> bool:
 
 def apply_policy(nb: Any) -> Any:
     """Strip outputs of untagged cells, renumber executions; returns ``nb`` (modified)."""
+    nb.metadata.pop("widgets", None)  # saved widget state: large and new ids every run
     count = 0
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -47,6 +48,8 @@ def apply_policy(nb: Any) -> Any:
 def policy_problems(nb: Any, name: str = "notebook") -> list[str]:
     """Cells that break the policy, as readable messages (empty when it holds)."""
     problems = []
+    if "widgets" in nb.metadata:
+        problems.append(f"{name}: stores widget state in its metadata")
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue

@@ -123,3 +123,13 @@ def test_state_limit_stops_the_search_without_a_verdict():
     e = explore(RicartAgrawala, Config(n=3, requests=1), max_states=50)
     assert not e and not e.exhausted and e.violation is None and e.states == 50
     assert "stopped at the state limit" in repr(e)
+
+
+def test_exploration_summary_has_no_wall_clock():
+    from course.mutex import RicartAgrawala, explore
+    from course.sim import Config
+
+    result = explore(RicartAgrawala, Config(n=2))
+    assert result.summary() == result.summary()
+    assert " s," not in result.summary() and "space exhausted" in result.summary()
+    assert str(result).startswith(result.summary().split(" states")[0])

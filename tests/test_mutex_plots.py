@@ -93,3 +93,13 @@ def test_importing_the_simulator_stays_light():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_message_diagram_lets_callers_override_labels_and_axis():
+    from course.mutex import RicartAgrawala, message_diagram
+    from course.sim import Config, simulate
+
+    run = simulate(RicartAgrawala, Config(n=3), seed=4)
+    ax = message_diagram(run, x="lamport", timestamps=None, show_names=True)
+    assert ax.get_xlabel() == "lamport"
+    assert not any(t.get_text().isdigit() for t in ax.texts)

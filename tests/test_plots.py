@@ -124,3 +124,20 @@ def test_events_sharing_a_time_are_spread_apart():
     ax = space_time_diagram(t)
     xs = sorted(x for (x, y) in _dot_colors(ax) if y == 0.0)
     assert len(xs) == 2 and xs[0] < 1.0 < xs[1]
+
+
+def test_message_types_keep_their_colour_across_figures():
+    from course._plots import MESSAGE_COLOURS, tag_colour
+
+    assert tag_colour("REQUEST") == MESSAGE_COLOURS["REQUEST"]
+    assert tag_colour("CUSTOM") == tag_colour("CUSTOM")
+    for tags in (["REQUEST"], ["GRANT", "REQUEST"]):
+        t = Trace(["P", "Q"])
+        for i, tag in enumerate(tags):
+            t.send("P", f"s{i}", f"m{i}", tag=tag)
+            t.receive("Q", f"r{i}", f"m{i}")
+        ax = space_time_diagram(t)
+        legend = {tx.get_text(): to_hex(h.get_color())
+                  for tx, h in zip(ax.get_legend().get_texts(),
+                                   ax.get_legend().legend_handles, strict=True)}
+        assert legend["REQUEST"] == MESSAGE_COLOURS["REQUEST"]

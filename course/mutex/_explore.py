@@ -55,9 +55,16 @@ class Exploration:
         return replay(self.algorithm, self.config, self.schedule)
 
     def __str__(self) -> str:
+        return self.summary(timing=True)
+
+    def summary(self, *, timing: bool = False) -> str:
+        """The verdict, state counts and counterexample; wall-clock seconds only with
+        ``timing=True`` (so the rest can be compared across runs, e.g. by nbval)."""
         name = getattr(self.algorithm, "__name__", repr(self.algorithm))
         head = (f"{name}, {self.config!r}: ")
-        stats = f"{self.states:,} states, {self.transitions:,} transitions, {self.seconds:.2f} s"
+        stats = f"{self.states:,} states, {self.transitions:,} transitions"
+        if timing:
+            stats += f", {self.seconds:.2f} s"
         if self.violation is not None:
             steps = "\n".join(f"  {i + 1:2d}. {s!r}" for i, s in enumerate(self.schedule))
             return (f"{head}{self.kind} violation after {len(self.schedule)} steps "

@@ -9,7 +9,6 @@ timestamps the algorithm used. ``upto=k`` draws only the first k events (a stepp
 
 from __future__ import annotations
 
-import warnings
 from typing import TYPE_CHECKING, Any
 
 from course.sim import Run
@@ -92,13 +91,10 @@ def message_diagram(run: Run, *, ax: Axes | None = None, upto: int | None = None
 
     k = _upto(run, upto)
     trace = run.trace if k == len(run) else run.prefix(k)
-    ts = {e.name: run.timestamps[e.name] for e in trace}
-    with warnings.catch_warnings():
-        # course._plots asks for a legend even when every typed message is still in
-        # flight (an early stepper frame); matplotlib then warns that it is empty.
-        warnings.filterwarnings("ignore", "No artists with labels found", UserWarning)
-        return space_time_diagram(trace, timestamps=ts, x="time", ax=ax, title=title,
-                                  show_names=show_names, **kwargs)
+    opts: dict[str, Any] = {"timestamps": {e.name: run.timestamps[e.name] for e in trace},
+                            "x": "time", "show_names": show_names}
+    opts.update(kwargs)  # callers may override labels or the x axis
+    return space_time_diagram(trace, ax=ax, title=title, **opts)
 
 
 def draw_run(run: Run, *, upto: int | None = None) -> Figure:
