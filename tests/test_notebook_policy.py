@@ -26,13 +26,33 @@ def test_output_policy_holds(path):
         f"{path.name} compares no output at all"
 
 
+def _library_names() -> set[str]:
+    import course
+    import course.jaxtools
+    import course.mutex
+    import course.sim
+
+    return {n for m in (course, course.jaxtools, course.mutex, course.sim) for n in m.__all__}
+
+
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
 def test_no_library_code_pasted(path):
+    """A notebook may define the small function under study (the lecture's f(x)), but no
+    class, no long function, and nothing the library already provides."""
     nb = nbformat.read(path, as_version=4)
     code = "\n".join(c.source for c in nb.cells if c.cell_type == "code")
     assert "import course" in code or "from course" in code
-    pasted = re.findall(r"^\s*(?:def|class)\s+\w+", code, flags=re.M)
-    assert pasted == [], f"{path.name} defines {pasted}: put it in course/ and import it"
+    assert re.findall(r"^\s*class\s+\w+", code, flags=re.M) == []
+    library = _library_names()
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        for m in re.finditer(r"^def (\w+)\(.*?(?=^\S|\Z)", cell.source + "\n",
+                             flags=re.M | re.S):
+            name, body = m.group(1), m.group(0).rstrip().splitlines()
+            assert name not in library, f"{path.name} re-implements course's {name}"
+            assert len(body) <= 4, f"{path.name} defines a {len(body)}-line {name}: " \
+                                   f"put it in course/ and import it"
 
 
 @pytest.mark.parametrize("path", LECTURES, ids=lambda p: p.name)
