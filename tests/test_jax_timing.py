@@ -60,6 +60,12 @@ def test_blocks_on_every_leaf_of_every_call() -> None:
     assert r.repeat == 2
 
 
+def test_blocks_on_a_single_returned_leaf() -> None:
+    recorder = BlockRecorder()
+    time_jax(lambda: recorder, repeat=3, warmup=0, number=2)
+    assert recorder.blocked == 1 + 3 * 2
+
+
 class FakeClock:
     """Replaces the ``time`` module inside the harness; each call advances it by ``step``."""
 
@@ -131,6 +137,15 @@ def test_count_compiles_sees_a_fresh_jit() -> None:
         jax.jit(lambda x: x - 7)(jnp.ones(4)).block_until_ready()
     assert counter.traces >= 1 and counter.compiles >= 1
     assert "compiles=" in repr(counter)
+
+
+def test_nested_counters_both_count_and_unregister() -> None:
+    with count_compiles() as outer:
+        with count_compiles() as inner:
+            pass  # both still 0: equal values must not confuse unregistering
+        jax.jit(lambda x: x * 11)(jnp.ones(2)).block_until_ready()
+    assert inner.compiles == 0 and outer.compiles >= 1
+    assert not _timing._active
 
 
 @pytest.mark.parametrize(

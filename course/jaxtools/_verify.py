@@ -122,7 +122,11 @@ def _device_check(out: Any, local: set[Any]) -> tuple[bool | None, str]:
 
 
 def verify_parallel(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> ParallelReport:
-    """Run ``fn(*args, **kwargs)``, trace it, and report whether it ran in parallel."""
+    """Run ``fn(*args, **kwargs)`` once, trace it once, and report whether it ran in parallel.
+
+    ``fn`` should return the device result itself (e.g. the ``pmap`` output), not a
+    value already copied to the host.
+    """
     local = set(jax.local_devices())
     reasons: list[str] = []
 
