@@ -104,8 +104,12 @@ def test_demo_runs_and_saves_png(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "Total order (TS, pid): a < e < b < c < d < f" in text
     assert "d → f (rule 2: message m2) but TS(d) = 4 is not < TS(f) = 2" in text
-    png = tmp_path / "lecture-example.png"
-    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "Centralized     3.00 messages per entry; safety ok, liveness ok" in text
+    assert "Lamport         9.00 messages per entry" in text
+    assert "RicartAgrawala  6.00 messages per entry" in text
+    assert "space exhausted" in text
+    for name in ("lecture-example.png", "ricart-agrawala.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_all_messages_in_flight_draws_no_empty_legend():
