@@ -34,8 +34,10 @@ test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q --nbval-lax tests notebooks
 
+# Kernels inherit JAX_NUM_CPU_DEVICES (default 4: ps4's pmap gets four CPU devices); JAX fixes
+# the count when it starts, so it is set here, never in a notebook cell.
 lab: $(STAMP)
-	$(BIN)/jupyter lab
+	JAX_NUM_CPU_DEVICES=$${JAX_NUM_CPU_DEVICES:-4} $(BIN)/jupyter lab
 
 # Regenerate release/ from source/ with nbgrader (refuses while embedded expected values in
 # the hidden tests are stale: `$(BIN)/course expected --write` first). Commit the result.

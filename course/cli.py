@@ -37,6 +37,7 @@ __all__ = [
     "SubmissionReport",
     "batch_report",
     "find_root",
+    "grading_env",
     "main",
 ]
 
@@ -266,10 +267,29 @@ def batch_report(root: Path, assignment: str,
 
 
 # ----- commands -----------------------------------------------------------------------
-def _nbgrader(root: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def grading_env(root: Path) -> dict[str, str]:
+    """The environment ``course grade`` gives nbgrader, hence every student kernel.
+
+    JAX fixes its number of CPU devices when it starts, so a kernel gets it from here, never
+    from a notebook cell: ``JAX_NUM_CPU_DEVICES`` defaults to 4 (what ``make lab`` gives
+    students) on the CPU backend, and JAX's persistent compilation cache in
+    ``<root>/.jax_cache`` (every compilation cached) lets later submissions skip compiling the
+    programs an earlier one compiled. Variables already set in the environment win, e.g.
+    ``JAX_NUM_CPU_DEVICES=2 course grade ps4``.
+    """
+    defaults = {"JAX_NUM_CPU_DEVICES": "4", "JAX_PLATFORMS": "cpu",
+                "JAX_COMPILATION_CACHE_DIR": str(root / ".jax_cache"),
+                "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS": "0",
+                "JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES": "0"}
+    return {**defaults, **os.environ}
+
+
+def _nbgrader(root: Path, *args: str, check: bool = True,
+              env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     exe = shutil.which("nbgrader") or str(Path(sys.executable).with_name("nbgrader"))
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
-                                 f"{os.environ.get('PATH', '')}"}
+    base = os.environ if env is None else env
+    env = {**base, "PATH": f"{Path(sys.executable).parent}{os.pathsep}"
+                           f"{base.get('PATH', '')}"}
     proc = subprocess.run([exe, *args], cwd=root, env=env, text=True, capture_output=True)
     if check and proc.returncode != 0:
         sys.stderr.write(proc.stdout + proc.stderr)
@@ -306,12 +326,14 @@ def cmd_release(root: Path, assignments: Sequence[str]) -> int:
 
 
 def cmd_grade(root: Path, assignment: str, csv_path: Path) -> int:
-    proc = _nbgrader(root, "autograde", assignment, "--force", check=False)
+    env = grading_env(root)
+    proc = _nbgrader(root, "autograde", assignment, "--force", check=False, env=env)
     log = proc.stdout + proc.stderr
     (root / f"autograde-{assignment}.log").write_text(log, encoding="utf-8")
     export = _nbgrader(root, "export", "--to", str(csv_path), check=False)
     reports = batch_report(root, assignment)
-    print(f"== {assignment}: {len(reports)} submission(s) ==")
+    print(f"== {assignment}: {len(reports)} submission(s), kernels with "
+          f"JAX_NUM_CPU_DEVICES={env['JAX_NUM_CPU_DEVICES']} ==")
     for rep in sorted(reports.values(), key=lambda r: r.student):
         print("\n".join(rep.lines()))
     for line in log.splitlines():

@@ -41,6 +41,7 @@ from course._order import check_total_order as _check_total_order
 from course._trace import Trace
 
 __all__ = [
+    "JAX_REFERENCE_NAMES",
     "REFERENCE_NAMES",
     "explain_order",
     "explain_relation",
@@ -69,6 +70,24 @@ REFERENCE_NAMES: tuple[str, ...] = (
     "total_order",
 )
 _MODULES = (course, _clocks_mod, _order_mod)
+#: The JAX library's reference answers (ps4: the parallel random walk and the batch splitter),
+#: public names and the private helpers they call. Switched off by :func:`reference_disabled`
+#: too, but only in modules already imported: importing ``course.jaxtools`` here would start
+#: JAX (ps4's test cells import it before they switch anything off).
+JAX_REFERENCE_NAMES: tuple[str, ...] = (
+    "walk_pmap",
+    "make_walk_pmap",
+    "walk_shard_map",
+    "make_walk_shard_map",
+    "walk_reference",
+    "shard_batch",
+    "unshard_batch",
+    "_walk_block",
+    "_reference_total",
+    "_cached_pmap",
+    "_cached_shard_map",
+)
+_JAX_MODULES = ("course.jaxtools", "course.jaxtools._workloads", "course.jaxtools._devices")
 # The genuine reference objects, captured when this module is first imported (the set-up
 # cell imports it before any student cell runs).
 _REFERENCE_OBJECTS: dict[str, Any] = {n: getattr(course, n) for n in REFERENCE_NAMES}
@@ -157,23 +176,37 @@ def require_own(obj: Any, name: str) -> None:
         raise AssertionError(f"`{name}` is None: define it in the answer cell above.")
 
 
-def _disabled(name: str) -> Callable[..., Any]:
+def _disabled(name: str, where: str = "course",
+              hint: str = "your own code may use Trace's methods: events, events_of, "
+                          "processes, pid, causal_order, sends, receives"
+              ) -> Callable[..., Any]:
     def refuse(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError(
-            f"course.{name} is the course library's reference implementation and is switched "
-            f"off while your work is graded. Write this part yourself (your own code may use "
-            f"Trace's methods: events, events_of, processes, pid, causal_order, sends, "
-            f"receives).")
+            f"{where}.{name} is the course library's reference implementation and is switched "
+            f"off while your work is graded. Write this part yourself ({hint}).")
 
     refuse.__name__ = refuse.__qualname__ = f"disabled_{name}"
     return refuse
 
 
+_JAX_HINT = ("jax, jax.numpy, lax and the rest of course.jaxtools — time_jax, compare, "
+             "describe_devices, verify_parallel — are yours to use")
+
+
 @contextlib.contextmanager
-def reference_disabled(names: Sequence[str] = REFERENCE_NAMES) -> Iterator[None]:
+def reference_disabled(names: Sequence[str] = REFERENCE_NAMES,
+                       jax_names: Sequence[str] = JAX_REFERENCE_NAMES) -> Iterator[None]:
     """Within the block, ``course.<name>`` (and the same name in the module that defines it)
-    raise RuntimeError; whatever was bound before is restored in ``finally``."""
+    raise RuntimeError; whatever was bound before is restored in ``finally``.
+
+    ``jax_names`` are switched off the same way in ``course.jaxtools`` and its modules, if
+    imported, and so is every notebook variable (``__main__``) holding one of those library
+    objects: after ``from course.jaxtools import shard_batch`` the notebook's ``shard_batch``
+    raises too (a library function with no internal helper to switch off).
+    """
     saved: list[tuple[Any, str, Any]] = []
+    main_ns: dict[str, Any] = getattr(sys.modules.get("__main__"), "__dict__", {})
+    main_saved: list[tuple[str, Any]] = []
     try:
         for name in names:
             stub = _disabled(name)
@@ -181,8 +214,24 @@ def reference_disabled(names: Sequence[str] = REFERENCE_NAMES) -> Iterator[None]
                 if hasattr(mod, name):
                     saved.append((mod, name, getattr(mod, name)))
                     setattr(mod, name, stub)
+        genuine: dict[int, Callable[..., Any]] = {}
+        for mod in filter(None, map(sys.modules.get, _JAX_MODULES)):
+            for name in jax_names:
+                if hasattr(mod, name):
+                    value, stub = getattr(mod, name), _disabled(name, "course.jaxtools",
+                                                                _JAX_HINT)
+                    if _from_course(value):
+                        genuine[id(value)] = stub
+                    saved.append((mod, name, value))
+                    setattr(mod, name, stub)
+        for var, value in list(main_ns.items()):
+            if id(value) in genuine and not var.startswith("__"):
+                main_saved.append((var, value))
+                main_ns[var] = genuine[id(value)]
         yield
     finally:
+        for var, value in reversed(main_saved):
+            main_ns[var] = value
         for mod, name, value in reversed(saved):
             setattr(mod, name, value)
 

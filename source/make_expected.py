@@ -190,6 +190,53 @@ def ps2_orders() -> str:
                 "valid clock), expected order)", _order_rows(pairs))
 
 
+# ----- ps4 ----------------------------------------------------------------------------
+# Random walkers (course.jaxtools' reference workload). A start pattern (a, m, c) stands for
+# the start positions start[i] = (i * a) % m - c, i = 0 .. walkers - 1; (0, 1, 0) is all zeros.
+PS4_BLOCKS = [  # (seed, walkers, pattern, first walker's index, steps)
+    (7, 5, (3, 7, 3), 0, 10),
+    (7, 5, (3, 7, 3), 11, 10),
+    (2, 6, (0, 1, 0), 100, 25),
+    (9, 4, (1, 5, 2), 3, 0),
+    (123, 1, (1, 1, -4), 1000, 10),
+]
+# walkers a multiple of 840 = lcm(1, ..., 8): splits evenly over any grader's device count
+# up to 8. Few (walkers, steps) pairs: each one compiles.
+PS4_WALKS = [  # (seed, walkers, pattern, steps)
+    (1, 840, (5, 9, 4), 20),
+    (2024, 840, (0, 1, 0), 20),
+    (5, 840, (7, 13, 6), 20),
+    (3, 1680, (1, 3, 1), 12),
+]
+
+
+def _ps4_total(seed: int, walkers: int, pattern: tuple[int, int, int], first: int,
+               steps: int) -> int:
+    import jax
+    import numpy as np
+
+    from course.jaxtools import _workloads
+
+    a, m, c = pattern
+    start = ((np.arange(walkers) * a) % m - c).astype(np.int32)
+    key = jax.random.key(seed)
+    return int(_workloads._walk_block(key, jax.numpy.asarray(start), np.uint32(first), steps))
+
+
+def ps4_blocks() -> str:
+    rows = [(seed, w, pat, first, steps, _ps4_total(seed, w, pat, first, steps))
+            for seed, w, pat, first, steps in PS4_BLOCKS]
+    return _fmt("BLOCK_CASES", "(seed, walkers, start pattern (a, m, c): start[i] = (i * a) "
+                "% m - c, first, steps, sum of squared final positions)", rows)
+
+
+def ps4_walks() -> str:
+    rows = [(seed, w, pat, steps, _ps4_total(seed, w, pat, 0, steps))
+            for seed, w, pat, steps in PS4_WALKS]
+    return _fmt("WALK_CASES", "(seed, walkers, start pattern (a, m, c), steps, sum of squared "
+                "final positions over all walkers)", rows)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "ps1_random": ps1_random,
     "ps1_edge": ps1_edge,
@@ -198,6 +245,8 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "ps2_concurrency": ps2_concurrency,
     "ps2_tiebreak": ps2_tiebreak,
     "ps2_orders": ps2_orders,
+    "ps4_blocks": ps4_blocks,
+    "ps4_walks": ps4_walks,
 }
 
 

@@ -57,8 +57,15 @@ SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
 
 
-def nbgrader_env() -> dict[str, str]:
+def nbgrader_env(overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
+    """This process's environment for nbgrader (and so its kernels), with ``overrides``
+    applied (a value of None removes the variable), e.g. ``{"JAX_NUM_CPU_DEVICES": "2"}``."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+    for key, value in (overrides or {}).items():
+        if value is None:
+            env.pop(key, None)
+        else:
+            env[key] = value
     env["PATH"] = f"{BIN}{os.pathsep}{env.get('PATH', '')}"  # nbgrader shells out to alembic
     env.setdefault("PYTHONHASHSEED", "0")
     env["JUPYTER_PLATFORM_DIRS"] = "1"
@@ -164,9 +171,11 @@ class Course:
             course.nbgrader("generate_assignment", a, "--force")
         return course
 
-    def nbgrader(self, *args: str, check: bool = True) -> Run:
+    def nbgrader(self, *args: str, check: bool = True,
+                 env: Mapping[str, str | None] | None = None) -> Run:
         start = time.monotonic()
-        proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=self.root, env=nbgrader_env(),
+        proc = subprocess.run([str(BIN / "nbgrader"), *args], cwd=self.root,
+                              env=nbgrader_env(env),
                               text=True, capture_output=True, stdin=subprocess.DEVNULL)
         run = Run(args, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
         self.runs.append(run)
@@ -238,17 +247,18 @@ class Course:
         return sorted(p.parent.name for p in (self.root / "submitted").glob(f"*/{assignment}"))
 
     # ----- grading ----------------------------------------------------------------------
-    def autograde(self, assignment: str) -> Run:
-        """Autograde every submission of ``assignment`` in ONE nbgrader call."""
-        return self.nbgrader("autograde", assignment, "--force", check=False)
+    def autograde(self, assignment: str, env: Mapping[str, str | None] | None = None) -> Run:
+        """Autograde every submission of ``assignment`` in ONE nbgrader call (``env``: see
+        :func:`nbgrader_env`)."""
+        return self.nbgrader("autograde", assignment, "--force", check=False, env=env)
 
-    def grade(self, assignment: str) -> Run:
+    def grade(self, assignment: str, env: Mapping[str, str | None] | None = None) -> Run:
         """``course grade <assignment>``: ONE ``nbgrader autograde`` of the whole batch, the
         export to grades.csv and the TA report (its output is ``Run.log``; nbgrader's own log
         is :meth:`autograde_log`)."""
         start = time.monotonic()
         args = ("-m", "course.cli", "--root", str(self.root), "grade", assignment)
-        proc = subprocess.run([sys.executable, *args], cwd=self.root, env=nbgrader_env(),
+        proc = subprocess.run([sys.executable, *args], cwd=self.root, env=nbgrader_env(env),
                               text=True, capture_output=True, stdin=subprocess.DEVNULL)
         run = Run(args, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - start)
         self.runs.append(run)

@@ -30,7 +30,7 @@ def make_expected() -> dict[str, Any]:
 
 
 def test_there_are_assignments() -> None:
-    assert IDS == ["ps1", "ps2"]
+    assert IDS == ["ps1", "ps2", "ps4"]
 
 
 @pytest.mark.slow
