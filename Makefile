@@ -48,6 +48,7 @@ release: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_hb.py
 	$(BIN)/python benchmarks/bench_sim.py
+	$(BIN)/python benchmarks/bench_jax.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
