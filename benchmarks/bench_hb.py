@@ -17,6 +17,7 @@ import sys
 import time
 
 import networkx as nx
+from machine import cpu_model
 
 from course import HappensBefore, Trace, random_trace
 
@@ -57,17 +58,6 @@ def bench_networkx(trace: Trace, pairs: list[tuple[str, str]], budget_s: float =
     t2 = time.perf_counter()
     per_query = (t2 - t1) / done
     return t1 - t0, per_query * len(pairs), done, hits
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
 
 
 def main(argv: list[str]) -> None:

@@ -25,6 +25,7 @@ import timeit
 import jax
 import jax.numpy as jnp
 import numpy as np
+from machine import cpu_model
 
 from course.jaxtools import compare, run_with_cpu_devices, time_jax
 
@@ -95,15 +96,7 @@ def busy_cores(seconds: float = 1.0) -> float:
 
 
 def machine() -> str:
-    model = "unknown"
-    try:
-        with open("/proc/cpuinfo") as fh:
-            for line in fh:
-                if line.startswith("model name"):
-                    model = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    model = cpu_model()
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return (
         f"nproc={os.cpu_count()}, CPU: {model}, Python {platform.python_version()}, "

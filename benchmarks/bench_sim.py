@@ -24,6 +24,7 @@ import sys
 import time
 
 import simpy
+from machine import cpu_model
 
 from course.mutex import Centralized, Lamport, RicartAgrawala, explore
 from course.sim import Config, Message, Node, Uniform, simulate
@@ -81,17 +82,6 @@ def best(fn, repeat: int):
         out = fn()
         times.append(time.perf_counter() - t0)
     return min(times), out
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def main() -> None:

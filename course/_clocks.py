@@ -16,6 +16,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from course._trace import Trace
 
@@ -82,38 +83,31 @@ class VectorClock:
         return f"VectorClock(pid={self.pid}, vector={tuple(self.vector)})"
 
 
-def lamport_timestamps(trace: Trace) -> dict[str, int]:
-    """Lamport timestamp of every event of ``trace`` (lecture example: a=1 b=2 c=3 d=4 e=1
-    f=5)."""
-    clocks = {p: LamportClock() for p in trace.processes}
-    carried: dict[str, int] = {}
-    ts: dict[str, int] = {}
+def _stamp(trace: Trace, clocks: Mapping[str, Any]) -> dict[str, Any]:
+    """Replay ``trace`` in a causal order, one clock per process (tick / send / receive)."""
+    carried: dict[str, Any] = {}
+    out: dict[str, Any] = {}
     for e in trace.causal_order():
         c = clocks[e.process]
         if e.kind == "send":
-            ts[e.name] = carried[e.message] = c.send()  # type: ignore[index]
+            out[e.name] = carried[e.message] = c.send()  # type: ignore[index]
         elif e.kind == "receive":
-            ts[e.name] = c.receive(carried[e.message])  # type: ignore[index]
+            out[e.name] = c.receive(carried[e.message])  # type: ignore[index]
         else:
-            ts[e.name] = c.tick()
-    return ts
+            out[e.name] = c.tick()
+    return out
+
+
+def lamport_timestamps(trace: Trace) -> dict[str, int]:
+    """Lamport timestamp of every event of ``trace`` (lecture example: a=1 b=2 c=3 d=4 e=1
+    f=5)."""
+    return _stamp(trace, {p: LamportClock() for p in trace.processes})
 
 
 def vector_timestamps(trace: Trace) -> dict[str, tuple[int, ...]]:
     """Vector timestamp of every event; entries follow the trace's process order."""
     n = len(trace.processes)
-    clocks = {p: VectorClock(i, n) for i, p in enumerate(trace.processes)}
-    carried: dict[str, tuple[int, ...]] = {}
-    vts: dict[str, tuple[int, ...]] = {}
-    for e in trace.causal_order():
-        c = clocks[e.process]
-        if e.kind == "send":
-            vts[e.name] = carried[e.message] = c.send()  # type: ignore[index]
-        elif e.kind == "receive":
-            vts[e.name] = c.receive(carried[e.message])  # type: ignore[index]
-        else:
-            vts[e.name] = c.tick()
-    return vts
+    return _stamp(trace, {p: VectorClock(i, n) for i, p in enumerate(trace.processes)})
 
 
 @dataclass(frozen=True)
