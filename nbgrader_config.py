@@ -33,12 +33,12 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 240
 c.Execute.startup_timeout = 120
 c.Execute.interrupt_on_timeout = True
-# Autograde with course.cli.GuardedExecute instead of nbgrader's Execute: identical, except
+# Autograde with course.nbplugins.GuardedExecute instead of nbgrader's Execute: identical, except
 # that a submission that kills its kernel (os._exit, a segfault) is still graded — the cells
 # that ran keep their points, the rest score 0 with a message naming the cell — instead of
 # aborting that submission's grading. The rest of the list is nbgrader 0.9.6's default.
 c.Autograde.autograde_preprocessors = [
-    "course.cli.GuardedExecute",
+    "course.nbplugins.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -58,10 +58,10 @@ c.OverwriteCells.add_missing_cells = True
 
 # ----- feedback -----------------------------------------------------------------------
 # nbgrader's default feedback is the autograded notebook rendered to HTML, hidden tests and
-# all (jupyter/nbgrader#917). course.cli.HideHiddenTests removes the hidden test regions from
+# all (jupyter/nbgrader#917). course.nbplugins.HideHiddenTests removes the hidden test regions from
 # the cells and every traceback frame that quotes one of their lines.
 c.GenerateFeedback.preprocessors = [
     "nbgrader.preprocessors.GetGrades",
-    "course.cli.HideHiddenTests",
+    "course.nbplugins.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]

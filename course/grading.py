@@ -25,19 +25,16 @@ Expected values are *never* computed here at grading time: the test cells embed 
 from __future__ import annotations
 
 import contextlib
-import itertools
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import course
 import course._clocks as _clocks_mod
 import course._order as _order_mod
-from course._order import HappensBefore as _HappensBefore
-from course._order import check_clock_condition as _check_clock_condition
-from course._order import check_total_order as _check_total_order
+from course._explain import explain_order, explain_relation, explain_timestamps, explain_vectors
 from course._trace import Trace
 
 __all__ = [
@@ -299,124 +296,6 @@ def plain_order(got: Any, what: str = "total_order") -> list[str]:
         raise AssertionError(f"{what} must return a list of event names (str), got "
                              f"{_kind(got)}: {got!r:.200}")
     return [str(x) for x in got]
-
-
-# ----- messages -----------------------------------------------------------------------
-def _trace_block(trace: Trace) -> str:
-    text = trace.to_text()
-    if len(text) > 1500:
-        text = text[:1500] + "...\n"
-    return "Trace (x!m sends m, x?m receives m):\n" + "".join(f"    {ln}\n"
-                                                              for ln in text.splitlines())
-
-
-def explain_timestamps(trace: Trace, got: Mapping[str, int], want: Mapping[str, int],
-                       label: str = "") -> str:
-    """Why ``got`` is not ``want``: clock-condition violations first (the pair of events),
-    else the first event, in causal order, whose timestamp differs."""
-    head = f"Wrong Lamport timestamps{' on ' + label if label else ''}."
-    lines = [head]
-    try:
-        violations = _check_clock_condition(trace, got)
-    except (TypeError, ValueError) as exc:
-        violations = []
-        lines.append(f"(could not check the clock condition: {exc})")
-    if violations:
-        lines.append("They break the clock condition (a → b must give TS(a) < TS(b)):")
-        lines += [f"    {v}" for v in violations[:3]]
-        if len(violations) > 3:
-            lines.append(f"    ... and {len(violations) - 3} more")
-    for e in trace.causal_order():
-        if got.get(e.name) != want.get(e.name):
-            what = {"local": "a local event", "send": f"the send of {e.message}",
-                    "receive": f"the receive of {e.message}"}[e.kind]
-            lines.append(f"First wrong event (in causal order): {e.name} ({what} on "
-                         f"{e.process}): expected {want.get(e.name)}, got {got.get(e.name)}.")
-            break
-    lines.append(_trace_block(trace))
-    return "\n".join(lines)
-
-
-def explain_vectors(trace: Trace, got: Mapping[str, tuple[int, ...]],
-                    want: Mapping[str, tuple[int, ...]], label: str = "") -> str:
-    lines = [f"Wrong vector timestamps{' on ' + label if label else ''}. Entries follow "
-             f"trace.processes = {list(trace.processes)}."]
-    for e in trace.causal_order():
-        if got.get(e.name) != want.get(e.name):
-            what = {"local": "a local event", "send": f"the send of {e.message}",
-                    "receive": f"the receive of {e.message}"}[e.kind]
-            lines.append(f"First wrong event (in causal order): {e.name} ({what} on "
-                         f"{e.process}): expected {want.get(e.name)}, got {got.get(e.name)}.")
-            break
-    lines.append(_trace_block(trace))
-    return "\n".join(lines)
-
-
-def explain_relation(trace: Trace, fn: str, a: str, b: str, got: object, want: bool,
-                     label: str = "") -> str:
-    """Why ``fn(trace, a, b)`` should be ``want``, in terms of the three rules."""
-    hb = _HappensBefore(trace)
-    if a == b:
-        why = "an event never happens before itself and is not concurrent with itself"
-    elif hb.happens_before(a, b):
-        why = f"{a} → {b}: " + _path(trace, a, b)
-    elif hb.happens_before(b, a):
-        why = f"{b} → {a}: " + _path(trace, b, a)
-    else:
-        why = (f"{a} and {b} are concurrent: no chain of same-process steps and messages "
-               f"leads from one to the other")
-    where = f" on {label}" if label else ""
-    return (f"{fn}(trace, {a!r}, {b!r}) returned {got!r}, expected {want!r}{where}.\n"
-            f"Because {why}.\n{_trace_block(trace)}")
-
-
-def _path(trace: Trace, a: str, b: str) -> str:
-    """A chain of direct steps from a to b (BFS over rules 1 and 2)."""
-    nxt: dict[str, list[tuple[str, str]]] = {}
-    for p in trace.processes:
-        evs = trace.events_of(p)
-        for x, y in itertools.pairwise(evs):
-            nxt.setdefault(x.name, []).append((y.name, f"same process {p}"))
-    sends = trace.sends()
-    for m, r in trace.receives().items():
-        nxt.setdefault(sends[m].name, []).append((r.name, f"message {m}"))
-    prev: dict[str, tuple[str, str]] = {}
-    frontier = [a]
-    seen = {a}
-    while frontier:
-        new = []
-        for x in frontier:
-            for y, how in nxt.get(x, []):
-                if y not in seen:
-                    seen.add(y)
-                    prev[y] = (x, how)
-                    new.append(y)
-        frontier = new
-    if b not in prev:
-        return "(no path found)"
-    steps = []
-    cur = b
-    while cur != a:
-        x, how = prev[cur]
-        steps.append(f"{x} → {cur} ({how})")
-        cur = x
-    return ", ".join(reversed(steps))
-
-
-def explain_order(trace: Trace, got: Sequence[str], want: Sequence[str],
-                  timestamps: Mapping[str, int], label: str = "") -> str:
-    """Why ``got`` is not the (TS, process id) total order ``want``."""
-    lines = [f"Wrong total order{' on ' + label if label else ''}.",
-             "Process ids: " + ", ".join(f"{p}={i}" for i, p in enumerate(trace.processes)),
-             f"Expected: {' '.join(want)}", f"Got:      {' '.join(map(str, got))}"]
-    try:
-        problems = _check_total_order(trace, list(got), dict(timestamps))
-    except (TypeError, ValueError) as exc:
-        problems = []
-        lines.append(f"(could not check the order: {exc})")
-    lines += [f"    {p}" for p in problems[:4]]
-    lines.append(_trace_block(trace))
-    return "\n".join(lines)
 
 
 if in_kernel():  # grade cells import this module: protect them even without the set-up cell

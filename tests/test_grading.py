@@ -154,8 +154,8 @@ def test_explain_timestamps_without_violation_names_first_wrong_event() -> None:
 
 def test_explain_relation_gives_a_path_or_concurrency() -> None:
     text = explain_relation(LECTURE, "happens_before", "a", "f", False, True)
-    assert "a → b (same process A), b → c (message m1)" in text
-    assert "d → f (message m2)" in text
+    assert "a → b (rule 1: both on A), b → c (rule 2: message m1)" in text
+    assert "d → f (rule 2: message m2)" in text
     text = explain_relation(LECTURE, "happens_before", "e", "b", True, False)
     assert "e and b are concurrent" in text
     text = explain_relation(LECTURE, "concurrent", "a", "a", True, False)
@@ -213,7 +213,7 @@ def test_routing_is_a_no_op_outside_a_kernel() -> None:
 
 # ----- nbgrader plug-ins and config ---------------------------------------------------
 def test_hide_hidden_tests_scrubs_source_and_tracebacks() -> None:
-    from course.cli import HideHiddenTests
+    from course.nbplugins import HideHiddenTests
 
     source = ("# Checks things (hidden tests).\nrequire_own(f, 'f')\n### BEGIN HIDDEN TESTS\n"
               "SECRET_CASES = [(1, 2)]\nfor x, y in SECRET_CASES:\n    assert f(x) == y\n"
@@ -256,8 +256,8 @@ def test_course_config_settings() -> None:
     assert cfg.CourseDirectory.course_id
     assert cfg.Execute.timeout >= 120  # JAX compilation
     assert 0 < cfg.LimitOutput.max_lines <= 1000
-    assert "course.cli.HideHiddenTests" in cfg.GenerateFeedback.preprocessors
-    assert cfg.Autograde.autograde_preprocessors[0] == "course.cli.GuardedExecute"
+    assert "course.nbplugins.HideHiddenTests" in cfg.GenerateFeedback.preprocessors
+    assert cfg.Autograde.autograde_preprocessors[0] == "course.nbplugins.GuardedExecute"
 
 
 def test_autograde_preprocessors_match_nbgrader_defaults_except_execute() -> None:
