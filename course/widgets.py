@@ -15,11 +15,12 @@ from typing import Any
 from course._plots import space_time_diagram
 from course._trace import Trace
 
-__all__ = ["explore_trace"]
+__all__ = ["explore_trace", "png_output"]
 
 
-def _png_output(fig: Any) -> dict[str, Any]:
-    """A display_data output holding ``fig`` as PNG (what an Output widget stores)."""
+def png_output(fig: Any) -> dict[str, Any]:
+    """A display_data output holding ``fig`` as PNG (what an Output widget stores); the
+    same with or without a front end, so widgets also draw in CI and plain consoles."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
     return {"output_type": "display_data", "metadata": {},
@@ -50,7 +51,7 @@ def explore_trace(trace: Trace, *, selected: str | None = None,
     def redraw(*_: Any) -> None:
         ax = space_time_diagram(trace, timestamps=kind.value, highlight=pick.value)
         plt.close(ax.figure)  # keep it out of pyplot's global figure list
-        out.outputs = (_png_output(ax.figure),)  # same path with or without a front end
+        out.outputs = (png_output(ax.figure),)  # same path with or without a front end
         state["axes"] = ax
 
     pick.observe(redraw, names="value")

@@ -103,3 +103,19 @@ def test_message_diagram_lets_callers_override_labels_and_axis():
     ax = message_diagram(run, x="lamport", timestamps=None, show_names=True)
     assert ax.get_xlabel() == "lamport"
     assert not any(t.get_text().isdigit() for t in ax.texts)
+
+
+def test_stepper_frames_share_the_whole_run_axis():
+    from course.mutex import RicartAgrawala, draw_run
+    from course.mutex.widgets import stepper
+    from course.sim import Config, simulate
+
+    run = simulate(RicartAgrawala, Config(n=3), seed=2)
+    full = draw_run(run).axes[0].get_xlim()
+    assert draw_run(run, upto=3, whole_run_axis=True).axes[0].get_xlim() == full
+    assert draw_run(run, upto=3).axes[0].get_xlim() != full
+    box = stepper(run)
+    slider = next(c for c in box.children[0].children if hasattr(c, "max"))
+    slider.value = 3
+    out = next(c for c in box.children if hasattr(c, "outputs"))
+    assert "image/png" in out.outputs[0]["data"]

@@ -97,8 +97,11 @@ def message_diagram(run: Run, *, ax: Axes | None = None, upto: int | None = None
     return space_time_diagram(trace, ax=ax, title=title, **opts)
 
 
-def draw_run(run: Run, *, upto: int | None = None) -> Figure:
-    """Timeline above, messages below, over the same stretch of simulated time."""
+def draw_run(run: Run, *, upto: int | None = None, whole_run_axis: bool = False) -> Figure:
+    """Timeline above, messages below, over the same stretch of simulated time.
+
+    With ``whole_run_axis`` the x axis spans the whole run even when only the first
+    ``upto`` events are drawn, so a stepper's frames line up instead of rescaling."""
     import matplotlib.pyplot as plt
 
     k = _upto(run, upto)
@@ -106,7 +109,7 @@ def draw_run(run: Run, *, upto: int | None = None) -> Figure:
                                       gridspec_kw={"height_ratios": [1, 1.6]})
     cs_timeline(run, ax=top, upto=k)
     message_diagram(run, ax=bottom, upto=k)
-    end = run.end_time if k == len(run) else run.time_of(k)
+    end = run.end_time if k == len(run) or whole_run_axis else run.time_of(k)
     pad = max(0.08 * end, 0.5)
     for ax in (top, bottom):
         ax.set_xlim(-pad, end + pad)

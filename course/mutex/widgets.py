@@ -9,22 +9,12 @@ the finished picture (a matplotlib Figure) instead.
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Any
 
 from course.sim import Run
+from course.widgets import png_output
 
 __all__ = ["describe_event", "stepper"]
-
-
-def _png_output(fig: Any) -> dict[str, Any]:
-    """A display_data output holding ``fig`` as PNG (what an Output widget stores)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=80)
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                     "text/plain": repr(fig)}}
 
 
 def describe_event(run: Run, k: int) -> str:
@@ -61,9 +51,9 @@ def stepper(run: Run, *, start: int | None = None) -> Any:
     state: dict[str, Any] = {}
 
     def redraw(*_: Any) -> None:
-        fig = draw_run(run, upto=slider.value)
+        fig = draw_run(run, upto=slider.value, whole_run_axis=True)
         plt.close(fig)  # keep it out of pyplot's global list
-        out.outputs = (_png_output(fig),)
+        out.outputs = (png_output(fig),)
         label.value = describe_event(run, slider.value)
         state["figure"] = fig
 
