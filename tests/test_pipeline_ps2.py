@@ -60,7 +60,7 @@ class Graded:
 
 @pytest.fixture(scope="module")
 def graded(tmp_path_factory: pytest.TempPathFactory) -> Graded:
-    course = Course.create(tmp_path_factory.mktemp(A), [A], timeout=3)
+    course = Course.create(tmp_path_factory.mktemp(A), [A], timeout=10)
     course.submit("solution", A, course.submission(A, name="solution"))
     course.submit("untouched", A, course.submission(A, fill=False))
     course.submit("deleted_tests", A, course.submission(A, delete=DELETED))
