@@ -43,11 +43,12 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbformat.notebooknode import NotebookNode
 
 REPO = Path(__file__).resolve().parents[1]
@@ -367,23 +368,75 @@ def hidden_only_lines(source_nb: NotebookNode, *visible: NotebookNode,
     if one of these shows up in something a student sees, the hidden tests leaked."""
     seen = visible_lines([source_nb, *visible])
     visible_text = "\n".join(seen)
-    out = []
-    for cell in source_nb.cells:
-        for line in region_lines(cell.source, HIDDEN_MARKERS):
-            s = line.strip()
-            if len(s) >= min_len and s not in visible_text and s not in out:
-                out.append(s)
-    return out
+    return _region_only(source_nb, HIDDEN_MARKERS, lambda s: s in visible_text, min_len)
 
 
 def solution_only_lines(source_nb: NotebookNode, release_nb: NotebookNode,
                         min_len: int = 12) -> list[str]:
     """Lines of the solution regions that appear nowhere in the release notebook."""
     released = {ln.strip() for c in release_nb.cells for ln in c.source.split("\n")}
-    out = []
+    return _region_only(source_nb, SOLUTION_MARKERS, released.__contains__, min_len)
+
+
+def _region_only(source_nb: NotebookNode, markers: Sequence[str],
+                 is_seen: Callable[[str], bool], min_len: int) -> list[str]:
+    """Distinct stripped lines (>= ``min_len`` chars) of the marked regions not ``is_seen``."""
+    out: list[str] = []
     for cell in source_nb.cells:
-        for line in region_lines(cell.source, SOLUTION_MARKERS):
+        for line in region_lines(cell.source, markers):
             s = line.strip()
-            if len(s) >= min_len and s not in released and s not in out:
+            if len(s) >= min_len and not is_seen(s) and s not in out:
                 out.append(s)
     return out
+
+
+# ----- checks every assignment's pipeline test makes ------------------------------------
+def designed_scores(points: Mapping[str, float], lost: Iterable[str]) -> dict[str, float]:
+    """The per-cell scores of a submission that loses exactly the cells ``lost``."""
+    lost = set(lost)
+    return {cell: 0.0 if cell in lost else pts for cell, pts in points.items()}
+
+
+def check_zoo_design(assignment: str, expected_losses: Mapping[str, set[str]],
+                     points: Mapping[str, float], minimum: int) -> None:
+    """Every zoo file has designed losses, at least ``minimum`` of them lose something, and
+    they only name graded cells."""
+    assert set(zoo(assignment)) == set(expected_losses)
+    assert len([n for n, lost in expected_losses.items() if lost]) >= minimum
+    for name, lost in expected_losses.items():
+        assert lost <= set(points), (name, lost - set(points))
+
+
+def error_names(nb: NotebookNode) -> set[str]:
+    """The exception names in a notebook's error outputs."""
+    return {o.ename for c in nb.cells for o in c.get("outputs", [])
+            if o.output_type == "error"}
+
+
+def check_export(course: Course, assignment: str, scores: Mapping[str, Mapping[str, float]],
+                 max_score: float) -> dict[tuple[str, str], dict[str, str]]:
+    """``nbgrader export`` agrees with the gradebook for every student; returns its rows."""
+    rows = course.export()
+    for student, cells in scores.items():
+        row = rows[(student, assignment)]
+        assert float(row["raw_score"]) == pytest.approx(sum(cells.values())), student
+        assert float(row["max_score"]) == max_score, student
+    return rows
+
+
+def check_feedback_hides_tests(course: Course, assignment: str, students: Iterable[str],
+                               min_hidden: int) -> dict[str, str]:
+    """Generate feedback; assert no page quotes a hidden-test line (one that the release and
+    the student's own submission do not contain); return each page's visible text."""
+    pages = course.feedback(assignment)
+    assert set(pages) == set(students)
+    source, release = course.source_notebook(assignment), course.release_notebook(assignment)
+    assert len(hidden_only_lines(source, release)) > min_hidden
+    texts = {}
+    for student, page in pages.items():
+        text = texts[student] = html_text(page)
+        secret = hidden_only_lines(source, release, course.submitted(student, assignment))
+        leaked = [line for line in secret if line in text]
+        assert not leaked, (student, leaked[:3])
+        assert "HIDDEN TESTS" not in text and "EXPECTED" not in text, student
+    return texts

@@ -12,7 +12,17 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from pipeline import Course, Run, hidden_only_lines, html_text, zoo
+from pipeline import (
+    Course,
+    Run,
+    check_export,
+    check_feedback_hides_tests,
+    check_zoo_design,
+    designed_scores,
+    error_names,
+    hidden_only_lines,
+    zoo,
+)
 
 from course.cli import read_export
 
@@ -84,10 +94,7 @@ def full() -> dict[str, float]:
 
 
 def test_every_zoo_file_has_designed_losses() -> None:
-    assert set(zoo(A)) == set(EXPECTED_LOSSES)
-    assert len([n for n, lost in EXPECTED_LOSSES.items() if lost]) >= 6
-    for lost in EXPECTED_LOSSES.values():
-        assert lost <= set(POINTS)
+    check_zoo_design(A, EXPECTED_LOSSES, POINTS, minimum=6)
 
 
 def test_one_autograde_call_grades_the_whole_batch(graded: Graded) -> None:
@@ -116,16 +123,13 @@ def test_untouched_release_scores_zero_without_crashing(graded: Graded) -> None:
     assert graded.scores["untouched"] == dict.fromkeys(POINTS, 0.0)
     assert graded.course.report(A)["untouched"].problems == {}  # type: ignore[attr-defined]
     nb = graded.course.autograded("untouched", A)
-    errors = {o.ename for c in nb.cells for o in c.get("outputs", [])
-              if o.output_type == "error"}
+    errors = error_names(nb)
     assert errors == {"NotImplementedError"}
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_LOSSES))
 def test_zoo_submission_loses_exactly_its_designed_points(graded: Graded, name: str) -> None:
-    want = {cell: 0.0 if cell in EXPECTED_LOSSES[name] else pts
-            for cell, pts in POINTS.items()}
-    assert graded.scores[name] == want
+    assert graded.scores[name] == designed_scores(POINTS, EXPECTED_LOSSES[name])
 
 
 def test_some_bugs_pass_every_visible_test_but_fail_hidden_ones(graded: Graded) -> None:
@@ -191,34 +195,21 @@ def test_deleted_test_cells_are_restored_and_run(graded: Graded) -> None:
 def test_export_csv_agrees_with_the_gradebook(graded: Graded) -> None:
     assert "Grades exported to" in graded.run.log
     from_course_grade = read_export(graded.course.root / "grades.csv")
-    rows = graded.course.export()  # nbgrader export, again
-    assert from_course_grade == list(rows.values())
-    for student, cells in graded.scores.items():
-        row = rows[(student, A)]
-        assert float(row["raw_score"]) == pytest.approx(sum(cells.values())), student
-        assert float(row["max_score"]) == sum(POINTS.values()) + MANUAL_POINTS
+    rows = check_export(graded.course, A, graded.scores, sum(POINTS.values()) + MANUAL_POINTS)
+    assert from_course_grade == list(rows.values())  # `course grade` wrote nbgrader's export
     assert float(rows[("solution", A)]["score"]) == sum(POINTS.values())
     assert float(rows[("receive_only_if_behind", A)]["score"]) == 4.0
 
 
 def test_feedback_has_messages_but_no_hidden_test_code(graded: Graded) -> None:
     course = graded.course
-    pages = course.feedback(A)
-    assert set(pages) == set(graded.scores)
-    source = course.source_notebook(A)
-    secret_all = hidden_only_lines(source, course.release_notebook(A))
-    assert len(secret_all) > 20
+    texts = check_feedback_hides_tests(course, A, graded.scores, min_hidden=20)
+    secret_all = hidden_only_lines(course.source_notebook(A), course.release_notebook(A))
     # The autograded notebooks (instructor-only) do contain the hidden tests ...
     assert any(line in c.source for c in course.autograded("solution", A).cells
                for line in secret_all)
-    for student, page in pages.items():
-        text = html_text(page)
-        secret = hidden_only_lines(source, course.release_notebook(A),
-                                   course.submitted(student, A))
-        leaked = [line for line in secret if line in text]
-        assert not leaked, (student, leaked[:3])
-        assert "HIDDEN TESTS" not in text and "EXPECTED" not in text, student
+    for text in texts.values():
         assert "hidden tests ran here" in text
     # ... and students still get the explanation the hidden test wrote for them.
-    assert "Wrong Lamport timestamps on random trace" in html_text(pages["process_order"])
-    assert "break the clock condition" in html_text(pages["receive_only_if_behind"])
+    assert "Wrong Lamport timestamps on random trace" in texts["process_order"]
+    assert "break the clock condition" in texts["receive_only_if_behind"]

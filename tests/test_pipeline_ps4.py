@@ -24,7 +24,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from pipeline import Course, Run, hidden_only_lines, html_text, zoo
+from pipeline import (
+    Course,
+    Run,
+    check_export,
+    check_feedback_hides_tests,
+    check_zoo_design,
+    designed_scores,
+    error_names,
+    zoo,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -131,10 +140,8 @@ def full() -> dict[str, float]:
 
 
 def test_every_zoo_file_has_designed_losses() -> None:
-    assert set(zoo(A)) == set(EXPECTED_LOSSES)
-    assert len([n for n, lost in EXPECTED_LOSSES.items() if lost]) >= 5
-    for lost in EXPECTED_LOSSES.values():
-        assert lost and lost <= set(POINTS)
+    check_zoo_design(A, EXPECTED_LOSSES, POINTS, minimum=5)
+    assert all(EXPECTED_LOSSES.values())  # every ps4 zoo submission loses something
     assert set(ON_EVERY_COUNT[1:]) <= set(EXPECTED_LOSSES)
 
 
@@ -182,8 +189,7 @@ def test_solution_gets_every_autograded_point_on_every_device_count(graded: Grad
 def test_untouched_release_scores_zero_without_crashing(graded: Graded) -> None:
     assert graded.scores[1]["untouched"] == dict.fromkeys(POINTS, 0.0)
     nb = graded.course.autograded("untouched", A)
-    errors = {o.ename for c in nb.cells for o in c.get("outputs", [])
-              if o.output_type == "error"}
+    errors = error_names(nb)
     # Stubs raise NotImplementedError; names the stubs never reached (f_jit, df_dx, ...) are
     # undefined.
     assert errors <= {"NotImplementedError", "NameError"}, errors
@@ -192,9 +198,7 @@ def test_untouched_release_scores_zero_without_crashing(graded: Graded) -> None:
 
 @pytest.mark.parametrize("name", sorted(EXPECTED_LOSSES))
 def test_zoo_submission_loses_exactly_its_designed_points(graded: Graded, name: str) -> None:
-    want = {cell: 0.0 if cell in EXPECTED_LOSSES[name] else pts
-            for cell, pts in POINTS.items()}
-    assert graded.scores[1][name] == want
+    assert graded.scores[1][name] == designed_scores(POINTS, EXPECTED_LOSSES[name])
 
 
 def test_scores_do_not_depend_on_the_device_count(graded: Graded) -> None:
@@ -245,30 +249,17 @@ def test_library_calls_are_refused_not_crashed(graded: Graded) -> None:
 
 
 def test_export_csv_agrees_with_the_gradebook(graded: Graded) -> None:
-    rows = graded.course.export()
-    for student, cells in graded.scores[1].items():
-        row = rows[(student, A)]
-        assert float(row["raw_score"]) == pytest.approx(sum(cells.values())), student
-        assert float(row["max_score"]) == sum(POINTS.values()) + MANUAL_POINTS
+    rows = check_export(graded.course, A, graded.scores[1],
+                        sum(POINTS.values()) + MANUAL_POINTS)
     assert float(rows[("vmap_fake", A)]["score"]) == sum(POINTS.values()) - 2
 
 
 def test_feedback_has_messages_but_no_hidden_test_code(graded: Graded) -> None:
-    course = graded.course
-    pages = course.feedback(A)
-    assert set(pages) == set(graded.scores[1])
-    source = course.source_notebook(A)
-    assert len(hidden_only_lines(source, course.release_notebook(A))) > 40
-    for student, page in pages.items():
-        text = html_text(page)
-        secret = hidden_only_lines(source, course.release_notebook(A),
-                                   course.submitted(student, A))
-        leaked = [line for line in secret if line in text]
-        assert not leaked, (student, leaked[:3])
-        assert "HIDDEN TESTS" not in text and "EXPECTED" not in text, student
+    texts = check_feedback_hides_tests(graded.course, A, graded.scores[1], min_hidden=40)
+    for student, text in texts.items():
         assert "BLOCK_CASES" not in text and "WALK_CASES" not in text, student
-    text = html_text(pages["pmap_host_sum"])
+    text = texts["pmap_host_sum"]
     assert "walk_parallel does not run in parallel" in text
     assert "combined outside the parallel program" in text
-    text = html_text(pages["drops_remainder"])
+    text = texts["drops_remainder"]
     assert re.search(r"split_walkers must raise ValueError for 10 walkers over 4 devices", text)
