@@ -246,10 +246,10 @@ def require_bool(value: Any, call: str) -> bool:
     return value
 
 
-def plain_timestamps(got: Any, trace: Trace, what: str = "lamport_timestamps") -> dict[str, int]:
-    """A fresh ``dict[str, int]`` copy of ``got`` after checking its exact types and keys."""
+def _require_event_dict(got: Any, trace: Trace, what: str, shape: str) -> None:
+    """AssertionError unless ``got`` is a plain dict with exactly one key per event."""
     if type(got) is not dict:
-        raise AssertionError(f"{what} must return a dict (event name -> int), got "
+        raise AssertionError(f"{what} must return a dict ({shape}), got "
                              f"{_kind(got)}: {got!r:.200}")
     names = [e.name for e in trace.events]
     missing = [n for n in names if n not in got]
@@ -258,6 +258,11 @@ def plain_timestamps(got: Any, trace: Trace, what: str = "lamport_timestamps") -
         raise AssertionError(f"{what} must have exactly one entry per event of the trace; "
                              f"missing {missing[:8]}, unexpected {extra[:8]}\n"
                              f"Trace:\n{trace.to_text()}")
+
+
+def plain_timestamps(got: Any, trace: Trace, what: str = "lamport_timestamps") -> dict[str, int]:
+    """A fresh ``dict[str, int]`` copy of ``got`` after checking its exact types and keys."""
+    _require_event_dict(got, trace, what, "event name -> int")
     out: dict[str, int] = {}
     for k, v in got.items():
         if type(v) is not int:
@@ -270,15 +275,7 @@ def plain_timestamps(got: Any, trace: Trace, what: str = "lamport_timestamps") -
 def plain_vectors(got: Any, trace: Trace,
                   what: str = "vector_timestamps") -> dict[str, tuple[int, ...]]:
     """A fresh ``dict[str, tuple[int, ...]]`` copy of ``got`` after checking exact types."""
-    if type(got) is not dict:
-        raise AssertionError(f"{what} must return a dict (event name -> tuple of ints), got "
-                             f"{_kind(got)}: {got!r:.200}")
-    names = [e.name for e in trace.events]
-    missing = [n for n in names if n not in got]
-    extra = [k for k in got if k not in set(names)]
-    if missing or extra:
-        raise AssertionError(f"{what} must have exactly one entry per event; missing "
-                             f"{missing[:8]}, unexpected {extra[:8]}\nTrace:\n{trace.to_text()}")
+    _require_event_dict(got, trace, what, "event name -> tuple of ints")
     n = len(trace.processes)
     out: dict[str, tuple[int, ...]] = {}
     for k, v in got.items():
