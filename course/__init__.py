@@ -24,7 +24,7 @@ from course._order import (
     total_order,
 )
 from course._plots import space_time_diagram
-from course._trace import Event, Trace, TraceError, random_trace
+from course._trace import GOVECTOR_REGEX, SHIVIZ_REGEX, Event, Trace, TraceError, random_trace
 from course.mutex import (
     Centralized,
     Lamport,
@@ -45,7 +45,9 @@ C: e f?m2
 """
 
 __all__ = [
+    "GOVECTOR_REGEX",
     "LECTURE_EXAMPLE",
+    "SHIVIZ_REGEX",
     "Centralized",
     "Config",
     "Crash",

@@ -16,9 +16,8 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
-from course._trace import Trace
+from course._model import TraceBase as Trace
 
 __all__ = [
     "LamportClock",
@@ -83,31 +82,70 @@ class VectorClock:
         return f"VectorClock(pid={self.pid}, vector={tuple(self.vector)})"
 
 
-def _stamp(trace: Trace, clocks: Mapping[str, Any]) -> dict[str, Any]:
-    """Replay ``trace`` in a causal order, one clock per process (tick / send / receive)."""
-    carried: dict[str, Any] = {}
-    out: dict[str, Any] = {}
+def lamport_timestamps(trace: Trace) -> dict[str, int]:
+    """Lamport timestamp of every event of ``trace`` (lecture example: a=1 b=2 c=3 d=4 e=1
+    f=5). An event with sources (an imported log's edges) takes the maximum over them all."""
+    sends = trace.sends()
+    cur = dict.fromkeys(trace.processes, 0)
+    out: dict[str, int] = {}
     for e in trace.causal_order():
-        c = clocks[e.process]
-        if e.kind == "send":
-            out[e.name] = carried[e.message] = c.send()  # type: ignore[index]
-        elif e.kind == "receive":
-            out[e.name] = c.receive(carried[e.message])  # type: ignore[index]
-        else:
-            out[e.name] = c.tick()
+        c = cur[e.process]
+        if e.kind == "receive" and e.message is not None:
+            c = max(c, out[sends[e.message].name])
+        for s in e.sources:
+            c = max(c, out[s])
+        cur[e.process] = out[e.name] = c + 1
     return out
 
 
-def lamport_timestamps(trace: Trace) -> dict[str, int]:
-    """Lamport timestamp of every event of ``trace`` (lecture example: a=1 b=2 c=3 d=4 e=1
-    f=5)."""
-    return _stamp(trace, {p: LamportClock() for p in trace.processes})
-
-
 def vector_timestamps(trace: Trace) -> dict[str, tuple[int, ...]]:
-    """Vector timestamp of every event; entries follow the trace's process order."""
-    n = len(trace.processes)
-    return _stamp(trace, {p: VectorClock(i, n) for i, p in enumerate(trace.processes)})
+    """Vector timestamp of every event; entries follow the trace's process order.
+
+    One walk in a causal order (as :meth:`Trace.causal_order` makes it: each process runs as
+    far as it can, an event waits for the send it receives and the sources it follows),
+    keeping each process's current vector: a max over P entries at each receive, one tuple
+    per event."""
+    procs = trace.processes
+    n = len(procs)
+    lists = [trace.events_of(p) for p in procs]
+    sends = trace.sends()
+    cur = [[0] * n for _ in procs]
+    pos = [0] * n
+    out: dict[str, tuple[int, ...]] = {}
+    waiting: dict[str, list[int]] = {}  # event name -> processes blocked on it
+    ready = list(range(n - 1, -1, -1))
+    any_sources = trace.has_sources
+    while ready:
+        p = ready.pop()
+        evs = lists[p]
+        c = cur[p]
+        i, stop = pos[p], len(evs)
+        while i < stop:
+            e = evs[i]
+            if e.kind == "receive" or e.sources:
+                deps = [s.name for s in (sends.get(e.message),) if s is not None] \
+                    if e.message is not None else []
+                if e.kind == "receive" and not deps:
+                    trace.causal_order()  # raises: a receive of a message never sent
+                deps.extend(e.sources)
+                blocked = next((d for d in deps if d not in out), None)
+                if blocked is not None:
+                    waiting.setdefault(blocked, []).append(p)
+                    break
+                for d in deps:
+                    c = list(map(max, c, out[d]))
+            c[p] += 1
+            out[e.name] = tuple(c)
+            i += 1
+            if waiting and (e.kind == "send" or any_sources):
+                woken = waiting.pop(e.name, None)
+                if woken:
+                    ready.extend(woken)
+        pos[p] = i
+        cur[p] = c
+    if len(out) < len(trace):
+        trace.causal_order()  # raises, naming the cycle
+    return out
 
 
 @dataclass(frozen=True)

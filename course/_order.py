@@ -19,7 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Integral
 
-from course._trace import Trace, TraceError
+from course._model import TraceBase as Trace
+from course._model import TraceError
 
 __all__ = [
     "HappensBefore",
@@ -51,22 +52,27 @@ class HappensBefore:
         self._pos: dict[str, int] = {}
         self._base: dict[str, tuple[int, ...]] = {}
         current: list[tuple[int, ...]] = [(0,) * n for _ in procs]
-        carried: dict[str, tuple[int, ...]] = {}
+        sends = trace.sends()
+        # event name -> its full vector, kept only for events another event reads
+        self._vec: dict[str, tuple[int, ...]] = {}
+        vec = self._vec
+        read = {s.name for s in sends.values()}
+        read.update(s for e in trace.events for s in e.sources)
         for e in trace.causal_order():
             p = pid_of[e.process]
-            if e.kind == "receive":
-                sent = carried.pop(e.message)  # type: ignore[arg-type]
-                base = current[p]
-                current[p] = base = tuple(map(max, base, sent))
-            else:
-                base = current[p]
+            base = current[p]
+            if e.kind == "receive" and e.message is not None:
+                base = tuple(map(max, base, vec[sends[e.message].name]))
+            for s in e.sources:
+                base = tuple(map(max, base, vec[s]))
+            current[p] = base
             self._pid[e.name] = p
             self._pos[e.name] = e.index
             self._base[e.name] = base
-            if e.kind == "send":
+            if e.name in read:
                 vc = list(base)
                 vc[p] = e.index + 1
-                carried[e.message] = tuple(vc)  # type: ignore[index]
+                vec[e.name] = tuple(vc)
 
     def _check(self, name: str) -> None:
         if name not in self._pid:
@@ -124,9 +130,8 @@ def direct_steps(trace: Trace) -> Iterable[tuple[str, str, str]]:
         evs = trace.events_of(p)
         for x, y in itertools.pairwise(evs):
             yield x.name, y.name, f"rule 1: both on {p}"
-    sends = trace.sends()
-    for m, r in trace.receives().items():
-        yield sends[m].name, r.name, f"rule 2: message {m}"
+    for a, b, m in trace.edges():
+        yield a, b, f"rule 2: message {m}" if m is not None else f"rule 2: {b} follows {a}"
 
 
 @dataclass(frozen=True)
@@ -210,7 +215,14 @@ def check_total_order(trace: Trace, order: Iterable[str],
     It must list every event once, be a linear extension of happens-before, and order
     events by (TS, process id) — Lamport timestamps unless ``timestamps`` are given.
     """
+    if isinstance(order, (str, bytes)) or not isinstance(order, Iterable):
+        raise TypeError(f"An order must be a list of event names, got "
+                        f"{type(order).__name__} {order!r:.60}")
     order = list(order)
+    bad = [x for x in order if not isinstance(x, str)]
+    if bad:
+        raise TypeError(f"An order lists event names (str), got {bad[0]!r:.60} "
+                        f"({type(bad[0]).__name__})")
     problems: list[OrderProblem] = []
     names = [e.name for e in trace.events]
     seen: set[str] = set()

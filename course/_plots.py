@@ -137,8 +137,8 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
     drawn_tags: set[str] = set()
     for m, s in sends.items():
         c = tag_color.get(s.tag or "", "#555555")
-        if s.tag in tag_color and s.tag not in drawn_tags:
-            drawn_tags.add(s.tag)  # type: ignore[arg-type]
+        if s.tag is not None and s.tag in tag_color and s.tag not in drawn_tags:
+            drawn_tags.add(s.tag)
             ax.plot([], [], color=c, label=s.tag)
         r = recvs.get(m)
         if r is None:
@@ -149,6 +149,13 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
         ax.annotate("", xy=(pos[r.name], y[r.process]), xytext=(pos[s.name], y[s.process]),
                     arrowprops={"arrowstyle": "-|>", "color": c, "lw": 1.2,
                                 "shrinkA": 5, "shrinkB": 5})
+
+    for e in trace:  # an imported log's edges
+        for src in e.sources:
+            s_ev = trace[src]
+            ax.annotate("", xy=(pos[e.name], y[e.process]), xytext=(pos[src], y[s_ev.process]),
+                        arrowprops={"arrowstyle": "-|>", "color": "#555555", "lw": 1.2,
+                                    "shrinkA": 5, "shrinkB": 5})
 
     for v in violations:
         a, b = trace[v.earlier], trace[v.later]
@@ -161,6 +168,8 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
         ax.scatter([pos[e.name]], [y[e.process]], s=110 if e.name == highlight else 60,
                    color=color[e.name], zorder=3, edgecolors="black", linewidths=0.5)
         text = e.name if show_names else ""
+        if show_names and e.text:
+            text = f"{text}: {e.text if len(e.text) <= 16 else e.text[:15] + '…'}"
         if e.name in labels:
             text = f"{text} {labels[e.name]}".strip()
         if text:

@@ -90,7 +90,7 @@ def test_json_errors_are_clear():
 
 
 def test_shiviz_errors_are_clear():
-    with pytest.raises(TraceError, match=r"expected 'host \{clock\}'"):
+    with pytest.raises(TraceError, match=r"expected an event line, then a line 'host \{clock\}'"):
         Trace.from_shiviz("a\nA 1\n")
     with pytest.raises(TraceError, match="does not increase"):
         Trace.from_shiviz('a\nA {"A": 1}\nb\nA {"A": 1}\n')
