@@ -48,9 +48,9 @@ def is_name(name: object) -> bool:
 
 def check_name(name: object, what: str) -> str:
     """``name`` if it follows the name rule, else a :class:`TraceError` about ``what``."""
-    if not is_name(name):
+    if not isinstance(name, str) or _NAME.fullmatch(name) is None:
         raise TraceError(f"Bad {what} {name!r}: a name is {NAME_RULE}")
-    return name  # type: ignore[return-value]  # is_name narrowed it to str
+    return name
 
 
 def check_text(text: object, what: str) -> str | None:
@@ -330,13 +330,14 @@ class TraceBase:
                                      f"its own process {e.process!r}; a source is on "
                                      f"another process")
         for m, r in recvs.items():
-            s = sends.get(m)
-            if s is None:
+            snd = sends.get(m)
+            if snd is None:
                 raise TraceError(f"Receive {r.name!r}{at(r.line)} of message {m!r} "
                                  f"that is never sent")
-            if s.process == r.process and r.index < s.index:
+            if snd.process == r.process and r.index < snd.index:
                 raise TraceError(f"Message {m!r} is received by {r.name!r} before it is sent "
-                                 f"by {s.name!r} on the same process {r.process!r}{at(r.line)}")
+                                 f"by {snd.name!r} on the same process {r.process!r}"
+                                 f"{at(r.line)}")
         self.causal_order()  # raises on a cycle
         return self
 

@@ -46,7 +46,7 @@ def _positions(trace: Trace, x: str) -> dict[str, float]:
         missing = [e.name for e in trace if e.time is None]
         if missing:
             raise ValueError(f"x='time' but events {missing[:5]} have no time")
-        return {e.name: float(e.time) for e in trace}  # type: ignore[arg-type]
+        return {e.name: float(e.time) for e in trace if e.time is not None}
     if x == "lamport":
         return {k: float(v) for k, v in lamport_timestamps(trace).items()}
     if x == "index":
