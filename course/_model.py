@@ -177,13 +177,12 @@ class TraceBase:
             self._sources += 1
         return ev
 
-    def _append_checked_elsewhere(self, ev: Event) -> None:
-        """Append an event whose name, process, index and fields the caller has checked
-        (a bulk import); :meth:`validate` still checks the edges."""
-        self._procs[ev.process].append(ev)
-        self._events[ev.name] = ev
-        if ev.sources:
-            self._sources += 1
+    def _extend_checked_elsewhere(self, process: str, events: list[Event]) -> None:
+        """Append events to ``process`` whose names, indexes and fields the caller has
+        checked (a bulk import); :meth:`validate` still checks the edges."""
+        self._procs[process].extend(events)
+        self._events.update([(e.name, e) for e in events])
+        self._sources += sum([1 for e in events if e.sources])
 
     def _checked_extras(self, name: str, tag: object, time: object, sources: object,
                         text: object) -> tuple[str | None, float | None, tuple[str, ...],

@@ -27,12 +27,14 @@ vector clocks are exactly the log's: it is read back as that very trace. Pass
 
 from __future__ import annotations
 
+import gc
 import json
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from itertools import chain, repeat
-from operator import gt
+from operator import attrgetter, gt
 from typing import Any, Literal, TypeVar
 
 from course._clocks import vector_timestamps
@@ -65,6 +67,8 @@ class _Rec:
     line: int
     total: int
 
+
+_own = attrgetter("own")
 
 def compile_regex(js: str, what: str = "parser regex") -> re.Pattern[str]:
     """A ShiViz (JavaScript) regex as a Python pattern, multi-line like ShiViz's."""
@@ -143,13 +147,14 @@ def _clocks(texts: list[str], known: set[str]) -> list[dict[str, int]] | None:
     if sum(map(len, dicts)) != joined.count(":"):  # a repeated host, or ':' in a name
         return None
     values = list(chain.from_iterable(map(dict.values, dicts)))
-    if values and (set(map(type, values)) != {int} or min(values) < 0):
+    lowest = min(values) if values else 1
+    if values and (set(map(type, values)) != {int} or lowest < 0):
         return None
     keys = set(chain.from_iterable(dicts))
     if not all(map(is_name, keys - known)):
         return None
     known |= keys
-    if values and min(values) == 0:
+    if lowest == 0:
         dicts = [{h: v for h, v in d.items() if v} if 0 in d.values() else d for d in dicts]
     return dicts
 
@@ -163,6 +168,25 @@ def _header(text: str) -> tuple[str | None, str | None, str, int]:
     if not nl2:
         body, second = "", rest
     return first.strip(), (second.strip() or None), body, 3
+
+
+@contextmanager
+def _gc_paused() -> Iterator[None]:
+    """No cyclic garbage collection while a log is read.
+
+    Reading a log allocates a few container objects per event (its clock, record and
+    ``Event``) and frees none, and none of them form cycles. With the collector on, its
+    passes over the ever larger young and old generations made the import of a large log
+    grow faster than linearly (over a quarter of the time at 2·10^5 events, more with
+    other data alive in the process); the collector runs again, as before, when reading ends.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def executions(cls: type[T], text: str, *, regex: str | None = None,
@@ -208,8 +232,9 @@ def executions(cls: type[T], text: str, *, regex: str | None = None,
         names = "generate"
     if delimiter == TOKENS_MARK:
         delimiter = None  # it matches no line of such a log
-    out = [(label, _execution(cls, chunk, line, pattern, procs, names))
-           for label, chunk, line in chunks if chunk.strip()]
+    with _gc_paused():
+        out = [(label, _execution(cls, chunk, line, pattern, procs, names))
+               for label, chunk, line in chunks if chunk.strip()]
     if not out:  # an empty log is the empty execution (ShiViz shows nothing)
         empty = cls(procs)
         empty.validate()
@@ -300,7 +325,9 @@ def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
     for r in recs:
         by_host.setdefault(r.host, []).append(r)
     for h, evs in by_host.items():
-        evs.sort(key=lambda r: r.own)
+        evs.sort(key=_own)
+        if list(map(_own, evs)) == list(range(1, len(evs) + 1)):
+            continue
         for k, r in enumerate(evs, 1):
             if r.own != k:
                 before = f"from {evs[k - 2].own} (line {evs[k - 2].line}) " if k > 1 else ""
@@ -330,12 +357,12 @@ def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
     for h, evs in by_host.items():
         if h not in t._procs:
             t.add_process(h)
-        append = t._append_checked_elsewhere
         names_h = name_of[h]
-        for k, (r, src) in enumerate(zip(evs, edges[h], strict=True)):
-            append(Event(names_h[k], h, k, "local", None, None, None, r.line,
-                         tuple([name_of[g][w - 1] for g, w in src]) if src else (), r.text,
-                         r.attrs[1:] if named else r.attrs))
+        t._extend_checked_elsewhere(h, [
+            Event(names_h[k], h, k, "local", None, None, None, r.line,
+                  tuple([name_of[g][w - 1] for g, w in src]) if src else (), r.text,
+                  r.attrs[1:] if named else r.attrs)
+            for k, (r, src) in enumerate(zip(evs, edges[h], strict=True))])
     # The checks in _edges make every clock the max of the clocks it follows, plus one:
     # the log's clocks are the trace's vector clocks (and so acyclic).
     t.validate()
@@ -355,23 +382,34 @@ def _mismatch(t: TraceBase, by_host: dict[str, list[_Rec]],
     return None
 
 
-def _edges(by_host: dict[str, list[_Rec]]) -> dict[str, list[list[tuple[str, int]]]]:
+_Edges = list[tuple[str, int]] | tuple[()]
+
+
+def _edges(by_host: dict[str, list[_Rec]]) -> dict[str, list[_Edges]]:
     """Per host, per event: the ``(host, count)`` of the events it directly follows.
 
     Also checks every clock: no entry goes backwards, every entry names a host of the
     execution and a count it reaches, and nothing an event follows is ahead of its clock.
+    Linear in the events times the hosts: a local step costs one dict comparison; a
+    receive, a pass over its clock and one over the clock of each event it follows.
     """
-    out: dict[str, list[list[tuple[str, int]]]] = {}
+    out: dict[str, list[_Edges]] = {}
     hosts = by_host.keys()
+    total_of: dict[tuple[str, int], int] = {}  # (host, count) -> sum of its clock
+    for h, evs in by_host.items():
+        total_of.update(zip(zip(repeat(h), range(1, len(evs) + 1)),
+                            [r.total for r in evs], strict=True))
     for h, evs in by_host.items():
         prev: dict[str, int] = {}
-        per: list[list[tuple[str, int]]] = []
+        # ``expect``: the previous clock with the host's own entry moved to k, updated in
+        # place (a local step's clock equals it; a copy is made only after a receive)
+        expect: dict[str, int] = {}
+        per: list[_Edges] = []
         for k, r in enumerate(evs, 1):
             clock = r.clock
-            expect = prev.copy()
             expect[h] = k
             if clock == expect:  # a local step: only its own entry moved
-                per.append([])
+                per.append(())
                 prev = clock
                 continue
             if not hosts >= clock.keys():
@@ -379,41 +417,53 @@ def _edges(by_host: dict[str, list[_Rec]]) -> dict[str, list[list[tuple[str, int
                 raise TraceError(f"Line {r.line} (host {h!r}): the clock has an entry for "
                                  f"unknown host {g!r} (no event of {g!r} in this execution)")
             if prev and (not clock.keys() >= prev.keys()
-                         or any(map(gt, prev.values(), map(clock.get, prev, repeat(0))))):
+                         or any(map(gt, prev.values(), map(clock.__getitem__, prev)))):
                 g = min(g for g in prev if clock.get(g, 0) < prev[g])
                 raise TraceError(f"Line {r.line} (host {h!r}): the clock goes backwards: "
                                  f"entry {g!r} is {clock.get(g, 0)} after {prev[g]}")
-            cands = [gv for gv in clock.items() - prev.items() if gv[0] != h]
+            cands = [gv for gv in clock.items() if gv[0] != h and prev.get(gv[0]) != gv[1]]
             try:
                 if len(cands) > 1:  # keep only the edges no other edge implies, as ShiViz
-                    cands.sort(key=lambda gv: by_host[gv[0]][gv[1] - 1].total, reverse=True)
-                    kept: list[tuple[str, int]] = []
-                    clocks: list[dict[str, int]] = []
-                    for g, v in cands:
-                        if not any(c.get(g, 0) >= v for c in clocks):
-                            kept.append((g, v))
-                            clocks.append(by_host[g][v - 1].clock)
+                    cands.sort(key=total_of.__getitem__, reverse=True)
+                    # the first (latest) is kept; a later one is implied iff an event kept
+                    # before it has seen it: ``cover`` is the max of the kept clocks
+                    kept = cands[:1]
+                    g, v = kept[0]
+                    cover = by_host[g][v - 1].clock
+                    for gv in cands[1:]:
+                        g, v = gv
+                        if cover.get(g, 0) < v:
+                            kept.append(gv)
+                            if len(kept) == 2:
+                                cover = cover.copy()
+                            for gg, vv in by_host[g][v - 1].clock.items():
+                                if vv > cover.get(gg, 0):
+                                    cover[gg] = vv
                     cands = kept
                 for g, v in cands:  # none of what the event follows is ahead of its clock
                     src = by_host[g][v - 1]
-                    ahead = [(gg, vv) for gg, vv in src.clock.items() - clock.items()
+                    sc = src.clock
+                    if not any(map(gt, sc.values(), map(clock.get, sc, repeat(0)))) \
+                            and sc.get(h, 0) < k:
+                        continue
+                    ahead = [(gg, vv) for gg, vv in sc.items() - clock.items()
                              if vv > clock.get(gg, 0)]
-                    if not ahead and src.clock.get(h, 0) >= k:
-                        ahead = [(h, src.clock[h])]
-                    if ahead:
-                        gg, vv = ahead[0]
-                        raise TraceError(
-                            f"Line {r.line} (host {h!r}): impermissible clock "
-                            f"{json.dumps(clock)}: it follows event {v} of host {g!r} (line "
-                            f"{src.line}) whose clock {json.dumps(src.clock)} is ahead of it "
-                            f"in entry {gg!r} ({vv})")
-            except IndexError:
+                    if not ahead and sc.get(h, 0) >= k:
+                        ahead = [(h, sc[h])]
+                    gg, vv = ahead[0]
+                    raise TraceError(
+                        f"Line {r.line} (host {h!r}): impermissible clock "
+                        f"{json.dumps(clock)}: it follows event {v} of host {g!r} (line "
+                        f"{src.line}) whose clock {json.dumps(sc)} is ahead of it "
+                        f"in entry {gg!r} ({vv})")
+            except (IndexError, KeyError):
                 g, v = next((g, v) for g, v in clock.items() if v > len(by_host[g]))
                 raise TraceError(f"Line {r.line} (host {h!r}): the clock receives count {v} "
                                  f"of host {g!r}, which has only {len(by_host[g])} "
                                  f"event(s): no event has that clock") from None
             per.append(cands)
             prev = clock
+            expect = clock.copy()
         out[h] = per
     return out
 
