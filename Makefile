@@ -30,9 +30,11 @@ unit: $(STAMP)
 notebooks: $(STAMP)  ## re-execute the lecture notebooks and store outputs per the policy
 	$(BIN)/python -m course.nbtools notebooks/*.ipynb
 
+# Both cores: pytest-xdist with one file per worker (module fixtures grade a whole batch once).
 test: $(STAMP)
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q --nbval-lax tests notebooks
+	$(BIN)/mypy
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --nbval-lax tests notebooks
 
 # Kernels inherit JAX_NUM_CPU_DEVICES (default 4: ps4's pmap gets four CPU devices); JAX fixes
 # the count when it starts, so it is set here, never in a notebook cell.
