@@ -25,8 +25,9 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, cast, runtime_checkable
 
 __all__ = ["Config", "Constant", "Crash", "Delay", "Exponential", "Uniform"]
 
@@ -155,7 +156,8 @@ class Config:
             reqs = tuple((p, 0.0) for _ in range(reqs) for p in range(self.n))
         else:
             pairs = []
-            for r in reqs:
+            # reqs is whatever was passed (a bool, too, raises TypeError: not iterable)
+            for r in cast("Iterable[object]", reqs):
                 if (not isinstance(r, tuple | list) or len(r) != 2
                         or not isinstance(r[0], int) or not 0 <= r[0] < self.n
                         or not isinstance(r[1], int | float) or not r[1] >= 0):

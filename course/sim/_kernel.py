@@ -18,6 +18,7 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Callable, Hashable
+from functools import partial
 from typing import Any
 
 from course.sim._config import Config
@@ -345,16 +346,16 @@ class _Timed(Kernel):
                 continue
             elif kind == REQUEST:
                 if self.status[a] == IDLE:
-                    self._guard(a, lambda p=a: self._request(p), "on_request_cs()")
+                    self._guard(a, partial(self._request, a), "on_request_cs()")
                 else:
                     self.backlog[a] += 1
             elif kind == EXIT:
-                self._guard(a, lambda p=a: self._exit(p), "on_exit_cs()")
+                self._guard(a, partial(self._exit, a), "on_exit_cs()")
                 if self.backlog[a] and not crashed[a] and self.status[a] == IDLE:
                     self.backlog[a] -= 1
-                    self._guard(a, lambda p=a: self._request(p), "on_request_cs()")
+                    self._guard(a, partial(self._request, a), "on_request_cs()")
             elif kind == TIMER:
-                self._guard(a, lambda p=a, nm=b: self._timer(p, nm), f"on_timer({b!r})")
+                self._guard(a, partial(self._timer, a, b), f"on_timer({b!r})")
             else:
                 self._crash(a)
         return True
