@@ -18,6 +18,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass
 from statistics import fmean
+from typing import cast
 
 from course.sim import CSInterval, Run
 
@@ -131,11 +132,14 @@ def check_fairness(run: Run, order: str = "timestamp") -> Verdict:
         raise ValueError(f"order must be 'timestamp' or 'causal', got {order!r}")
     entries = run.entries
     waiting = [iv for iv in run.intervals if iv.entered is None and not iv.crashed]
-    problems, events, procs = [], [], set()
+    problems: list[str] = []
+    events: list[str] = []
+    procs: set[int] = set()
 
     def bad(first: CSInterval, later: CSInterval, why: str) -> None:
         problems.append(why)
-        events.extend([first.request_event, later.enter_event])  # type: ignore[list-item]
+        # ``later`` always entered the CS (it is in run.entries)
+        events.extend([first.request_event, cast(str, later.enter_event)])
         procs.update({first.pid, later.pid})
 
     if order == "timestamp":

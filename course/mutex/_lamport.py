@@ -50,7 +50,7 @@ class Lamport(Node):
             self.enter_cs()
 
     def on_exit_cs(self) -> None:
-        self.queue.discard(self.mine)  # type: ignore[arg-type]
+        self.queue.discard(self.mine)
         self.mine = None
         self.inside = False
         self.broadcast("RELEASE")

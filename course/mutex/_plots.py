@@ -9,7 +9,7 @@ timestamps the algorithm used. ``upto=k`` draws only the first k events (a stepp
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from course.sim import Run
 
@@ -56,10 +56,11 @@ def cs_timeline(run: Run, *, ax: Axes | None = None, upto: int | None = None,
         ax.broken_barh([(iv.requested, w_end - iv.requested)], (y - 0.3, 0.6),
                        facecolors=WAITING, edgecolors="none")
         if iv.enter_event in seen:
+            entered = cast(float, iv.entered)  # set together with enter_event
             c_end = until(iv.exit_event, iv.exited)
-            ax.broken_barh([(iv.entered, c_end - iv.entered)], (y - 0.3, 0.6),  # type: ignore[operator]
+            ax.broken_barh([(entered, c_end - entered)], (y - 0.3, 0.6),
                            facecolors=IN_CS, edgecolors="none")
-            spans.append((iv.entered, c_end, iv.pid))
+            spans.append((entered, c_end, iv.pid))
     spans.sort()
     for i, (_, a1, p) in enumerate(spans):
         for b0, b1, q in spans[i + 1:]:

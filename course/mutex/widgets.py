@@ -60,7 +60,7 @@ def stepper(run: Run, *, start: int | None = None) -> Any:
     slider.observe(redraw, names="value")
     redraw()
     box = w.VBox([w.HBox([play, slider]), label, out])
-    box.redraw = redraw  # type: ignore[attr-defined]
-    box.state = state  # type: ignore[attr-defined]
-    box.slider = slider  # type: ignore[attr-defined]
+    box.redraw = redraw
+    box.state = state
+    box.slider = slider
     return box
