@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import course
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 
 def main(out_dir: str = "out") -> int:
@@ -41,8 +45,9 @@ def main(out_dir: str = "out") -> int:
     out.mkdir(exist_ok=True)
     ax = course.space_time_diagram(trace, highlight="c", title="Lecture example: past/future of c")
     path = out / "lecture-example.png"
-    ax.figure.savefig(path, dpi=120, bbox_inches="tight")
-    plt.close(ax.figure)
+    fig = cast("Figure", ax.figure)  # a figure of its own, never a subfigure
+    fig.savefig(path, dpi=120, bbox_inches="tight")
+    plt.close(fig)
     print(f"Space-time diagram saved to {path.resolve()}")
 
     print("\nMutual exclusion on the simulator (N = 4; P1, P2, P3 ask at t = 0; seed 1):")

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import base64
 import io
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from course._plots import space_time_diagram
 from course._trace import Trace
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["explore_trace", "png_output"]
 
@@ -50,14 +53,15 @@ def explore_trace(trace: Trace, *, selected: str | None = None,
 
     def redraw(*_: Any) -> None:
         ax = space_time_diagram(trace, timestamps=kind.value, highlight=pick.value)
-        plt.close(ax.figure)  # keep it out of pyplot's global figure list
-        out.outputs = (png_output(ax.figure),)  # same path with or without a front end
+        fig = cast("Figure", ax.figure)  # a figure of its own, never a subfigure
+        plt.close(fig)  # keep it out of pyplot's global figure list
+        out.outputs = (png_output(fig),)  # same path with or without a front end
         state["axes"] = ax
 
     pick.observe(redraw, names="value")
     kind.observe(redraw, names="value")
     redraw()
     box = w.VBox([w.HBox([pick, kind]), out])
-    box.redraw = redraw  # type: ignore[attr-defined]
-    box.state = state  # type: ignore[attr-defined]  # the last drawn Axes, for tests
+    box.redraw = redraw
+    box.state = state  # the last drawn Axes, for tests
     return box
