@@ -114,7 +114,7 @@ def unshard_batch(x: Any) -> Any:
     """Inverse of :func:`shard_batch`: merge the two leading axes ``(n, b, ...) -> (n*b, ...)``."""
 
     def one(leaf: Any) -> Any:
-        shape = getattr(leaf, "shape", ())
+        shape: tuple[int, ...] = getattr(leaf, "shape", ())
         if len(shape) < 2:
             raise ValueError(f"Cannot unshard shape {shape}: need (n_devices, batch, ...)")
         return leaf.reshape((shape[0] * shape[1], *shape[2:]))

@@ -47,7 +47,7 @@ _lock = threading.Lock()
 _listener_installed = False
 
 
-def _on_duration_event(event: str, duration: float, **_: Any) -> None:
+def _on_duration_event(event: str, duration_secs: float, **_: Any) -> None:
     if event not in (_TRACE_EVENT, _COMPILE_EVENT):
         return
     with _lock:

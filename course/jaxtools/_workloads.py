@@ -33,6 +33,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 AXIS = "devices"
 _MAX_TOTAL = 2**30  # keeps the int32 sum of squared positions far from overflow
 
+_shard_map: Callable[..., Any]
 try:  # jax >= 0.6 exports shard_map at the top level
     _shard_map = jax.shard_map
 except AttributeError:  # pragma: no cover - older JAX
