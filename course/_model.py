@@ -131,8 +131,9 @@ class TraceBase:
         self._events: dict[str, Event] = {}
         self._sources = 0  # number of events with sources
         if isinstance(processes, str):
-            raise TypeError(f"processes must be an iterable of names, not the string "
-                            f"{processes!r:.60}")
+            raise TypeError(
+                f"processes must be an iterable of names, not the string {processes!r:.60}"
+            )
         for p in processes:
             self.add_process(p)
 
@@ -145,32 +146,46 @@ class TraceBase:
         self._procs[name] = []
         return name
 
-    def _add(self, process: str, name: str, kind: Kind, message: str | None,
-             tag: str | None, time: float | None, line: int | None,
-             sources: tuple[str, ...] = (), text: str | None = None,
-             attrs: tuple[tuple[str, str], ...] = ()) -> Event:
+    def _add(
+        self,
+        process: str,
+        name: str,
+        kind: Kind,
+        message: str | None,
+        tag: str | None,
+        time: float | None,
+        line: int | None,
+        sources: tuple[str, ...] = (),
+        text: str | None = None,
+        attrs: tuple[tuple[str, str], ...] = (),
+    ) -> Event:
         evs = self._procs.get(process) if isinstance(process, str) else None
         if evs is None:
-            raise TraceError(f"Unknown process {process!r} for event {name!r}"
-                             f" (processes: {list(self._procs)})")
+            raise TraceError(
+                f"Unknown process {process!r} for event {name!r} (processes: {list(self._procs)})"
+            )
         if not is_name(name):
-            raise TraceError(f"Bad event name {name!r} on process {process!r}{at(line)}: "
-                             f"a name is {NAME_RULE}")
+            raise TraceError(
+                f"Bad event name {name!r} on process {process!r}{at(line)}: a name is {NAME_RULE}"
+            )
         if name in self._events:
             where = self._events[name]
-            raise TraceError(f"Duplicate event name {name!r} on process {process!r}"
-                             f"{at(line)}; already used on {where.process!r}{at(where.line)}")
+            raise TraceError(
+                f"Duplicate event name {name!r} on process {process!r}"
+                f"{at(line)}; already used on {where.process!r}{at(where.line)}"
+            )
         if kind == "local":
             if message is not None:
                 raise TraceError(f"Local event {name!r}{at(line)} has a message {message!r}")
         elif kind in ("send", "receive"):
             if not is_name(message):
-                raise TraceError(f"Bad message name {message!r} in event {name!r}{at(line)}:"
-                                 f" a name is {NAME_RULE}")
+                raise TraceError(
+                    f"Bad message name {message!r} in event {name!r}{at(line)}:"
+                    f" a name is {NAME_RULE}"
+                )
         else:
             raise TraceError(f"Event {name!r}{at(line)}: unknown kind {kind!r}")
-        ev = Event(name, process, len(evs), kind, message, tag, time, line, sources, text,
-                   attrs)
+        ev = Event(name, process, len(evs), kind, message, tag, time, line, sources, text, attrs)
         evs.append(ev)
         self._events[name] = ev
         if sources:
@@ -184,15 +199,14 @@ class TraceBase:
         self._events.update([(e.name, e) for e in events])
         self._sources += sum([1 for e in events if e.sources])
 
-    def _checked_extras(self, name: str, tag: object, time: object, sources: object,
-                        text: object) -> tuple[str | None, float | None, tuple[str, ...],
-                                               str | None]:
+    def _checked_extras(
+        self, name: str, tag: object, time: object, sources: object, text: object
+    ) -> tuple[str | None, float | None, tuple[str, ...], str | None]:
         what = f"Event {name!r}"
         tag_ = check_text(tag, f"{what}: tag")
         time_ = _check_time(time, what)
         if isinstance(sources, str) or not isinstance(sources, (tuple, list)):
-            raise TraceError(f"{what}: sources must be a list of event names, got "
-                             f"{sources!r:.60}")
+            raise TraceError(f"{what}: sources must be a list of event names, got {sources!r:.60}")
         src = tuple(sources)
         for s in src:
             check_name(s, f"source of event {name!r}")
@@ -200,23 +214,46 @@ class TraceBase:
             raise TraceError(f"{what}: a source is listed twice in {list(src)}")
         return tag_, time_, src, check_text(text, f"{what}: text")
 
-    def local(self, process: str, name: str, *, tag: str | None = None,
-              time: float | None = None, sources: Iterable[str] = (),
-              text: str | None = None) -> Event:
+    def local(
+        self,
+        process: str,
+        name: str,
+        *,
+        tag: str | None = None,
+        time: float | None = None,
+        sources: Iterable[str] = (),
+        text: str | None = None,
+    ) -> Event:
         """Append a local event to ``process`` (``sources``: events it directly follows)."""
         tag_, time_, src, text_ = self._checked_extras(name, tag, time, _seq(sources), text)
         return self._add(process, name, "local", None, tag_, time_, None, src, text_)
 
-    def send(self, process: str, name: str, message: str, *, tag: str | None = None,
-             time: float | None = None, sources: Iterable[str] = (),
-             text: str | None = None) -> Event:
+    def send(
+        self,
+        process: str,
+        name: str,
+        message: str,
+        *,
+        tag: str | None = None,
+        time: float | None = None,
+        sources: Iterable[str] = (),
+        text: str | None = None,
+    ) -> Event:
         """Append event ``name`` on ``process`` that sends ``message``."""
         tag_, time_, src, text_ = self._checked_extras(name, tag, time, _seq(sources), text)
         return self._add(process, name, "send", message, tag_, time_, None, src, text_)
 
-    def receive(self, process: str, name: str, message: str, *, tag: str | None = None,
-                time: float | None = None, sources: Iterable[str] = (),
-                text: str | None = None) -> Event:
+    def receive(
+        self,
+        process: str,
+        name: str,
+        message: str,
+        *,
+        tag: str | None = None,
+        time: float | None = None,
+        sources: Iterable[str] = (),
+        text: str | None = None,
+    ) -> Event:
         """Append event ``name`` on ``process`` that receives ``message``."""
         tag_, time_, src, text_ = self._checked_extras(name, tag, time, _seq(sources), text)
         return self._add(process, name, "receive", message, tag_, time_, None, src, text_)
@@ -269,13 +306,19 @@ class TraceBase:
 
     def sends(self) -> dict[str, Event]:
         """Message name → its send event."""
-        return {e.message: e for e in self._events.values()
-                if e.kind == "send" and e.message is not None}
+        return {
+            e.message: e
+            for e in self._events.values()
+            if e.kind == "send" and e.message is not None
+        }
 
     def receives(self) -> dict[str, Event]:
         """Message name → its receive event."""
-        return {e.message: e for e in self._events.values()
-                if e.kind == "receive" and e.message is not None}
+        return {
+            e.message: e
+            for e in self._events.values()
+            if e.kind == "receive" and e.message is not None
+        }
 
     def in_flight(self) -> list[str]:
         """Messages sent but never received."""
@@ -287,7 +330,8 @@ class TraceBase:
         delivered message, then source → event for each source (message None)."""
         sends = self.sends()
         out: list[tuple[str, str, str | None]] = [
-            (sends[m].name, r.name, m) for m, r in self.receives().items() if m in sends]
+            (sends[m].name, r.name, m) for m, r in self.receives().items() if m in sends
+        ]
         out += [(s, e.name, None) for e in self._events.values() for s in e.sources]
         return out
 
@@ -295,8 +339,7 @@ class TraceBase:
         n_msgs = len(self.sends())
         n_src = sum(len(e.sources) for e in self._events.values())
         extra = f", {n_src} log edges" if n_src else ""
-        return (f"Trace({len(self._procs)} processes, {len(self)} events, "
-                f"{n_msgs} messages{extra})")
+        return f"Trace({len(self._procs)} processes, {len(self)} events, {n_msgs} messages{extra})"
 
     # ----- validation -----------------------------------------------------------------
     def validate(self) -> TraceBase:
@@ -309,34 +352,44 @@ class TraceBase:
             if e.kind == "send" and m is not None:
                 if m in sends:
                     first = sends[m]
-                    raise TraceError(f"Message {m!r} sent twice: by {first.name!r}"
-                                     f"{at(first.line)} and by {e.name!r}{at(e.line)}")
+                    raise TraceError(
+                        f"Message {m!r} sent twice: by {first.name!r}"
+                        f"{at(first.line)} and by {e.name!r}{at(e.line)}"
+                    )
                 sends[m] = e
             elif e.kind == "receive" and m is not None:
                 if m in recvs:
                     first = recvs[m]
-                    raise TraceError(f"Message {m!r} received twice: by "
-                                     f"{first.name!r}{at(first.line)} and by {e.name!r}"
-                                     f"{at(e.line)}")
+                    raise TraceError(
+                        f"Message {m!r} received twice: by "
+                        f"{first.name!r}{at(first.line)} and by {e.name!r}"
+                        f"{at(e.line)}"
+                    )
                 recvs[m] = e
             for s in e.sources:
                 src = events.get(s)
                 if src is None:
-                    raise TraceError(f"Event {e.name!r}{at(e.line)} follows source {s!r} "
-                                     f"that is not an event")
+                    raise TraceError(
+                        f"Event {e.name!r}{at(e.line)} follows source {s!r} that is not an event"
+                    )
                 if src.process == e.process:
-                    raise TraceError(f"Event {e.name!r}{at(e.line)} lists source {s!r} on "
-                                     f"its own process {e.process!r}; a source is on "
-                                     f"another process")
+                    raise TraceError(
+                        f"Event {e.name!r}{at(e.line)} lists source {s!r} on "
+                        f"its own process {e.process!r}; a source is on "
+                        f"another process"
+                    )
         for m, r in recvs.items():
             snd = sends.get(m)
             if snd is None:
-                raise TraceError(f"Receive {r.name!r}{at(r.line)} of message {m!r} "
-                                 f"that is never sent")
+                raise TraceError(
+                    f"Receive {r.name!r}{at(r.line)} of message {m!r} that is never sent"
+                )
             if snd.process == r.process and r.index < snd.index:
-                raise TraceError(f"Message {m!r} is received by {r.name!r} before it is sent "
-                                 f"by {snd.name!r} on the same process {r.process!r}"
-                                 f"{at(r.line)}")
+                raise TraceError(
+                    f"Message {m!r} is received by {r.name!r} before it is sent "
+                    f"by {snd.name!r} on the same process {r.process!r}"
+                    f"{at(r.line)}"
+                )
         self.causal_order()  # raises on a cycle
         return self
 
@@ -367,16 +420,20 @@ class TraceBase:
                 if e.kind == "receive":
                     s = sends.get(e.message) if e.message is not None else None
                     if s is None:
-                        raise TraceError(f"Receive {e.name!r}{at(e.line)} of message "
-                                         f"{e.message!r} that is never sent")
+                        raise TraceError(
+                            f"Receive {e.name!r}{at(e.line)} of message "
+                            f"{e.message!r} that is never sent"
+                        )
                     if s.name not in placed:
                         dep = s.name
                 if dep is None and e.sources:
                     for src in e.sources:
                         if src not in placed:
                             if src not in self._events:
-                                raise TraceError(f"Event {e.name!r}{at(e.line)} follows "
-                                                 f"source {src!r} that is not an event")
+                                raise TraceError(
+                                    f"Event {e.name!r}{at(e.line)} follows "
+                                    f"source {src!r} that is not an event"
+                                )
                             dep = src
                             break
                 if dep is not None:
@@ -397,8 +454,9 @@ class TraceBase:
             for e in stuck:
                 dep = blocker[e.process]
                 s = sends.get(e.message) if e.message is not None else None
-                what = "send" if e.kind == "receive" and s is not None and s.name == dep \
-                    else "source"
+                what = (
+                    "send" if e.kind == "receive" and s is not None and s.name == dep else "source"
+                )
                 head = e.token.split("<", 1)[0]
                 parts.append(f"{head} waits for {what} {dep!r}")
             desc = ", ".join(parts)

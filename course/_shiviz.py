@@ -70,6 +70,7 @@ class _Rec:
 
 _own = attrgetter("own")
 
+
 def compile_regex(js: str, what: str = "parser regex") -> re.Pattern[str]:
     """A ShiViz (JavaScript) regex as a Python pattern, multi-line like ShiViz's."""
     if not isinstance(js, str):
@@ -112,25 +113,28 @@ def _clock(text: str, host: str, line: int, known: set[str]) -> dict[str, int]:
     except TraceError as exc:
         raise TraceError(f"{where}: bad clock {text!r:.80}: {exc}") from None
     if not isinstance(raw, dict):
-        raise TraceError(f"{where}: the clock must be a JSON map host → count, got "
-                         f"{text!r:.80}")
+        raise TraceError(f"{where}: the clock must be a JSON map host → count, got {text!r:.80}")
     values = raw.values()
     if not raw or set(map(type, values)) != {int} or min(values) < 0:
         for h, v in raw.items():
             if type(v) is not int or v < 0:
-                raise TraceError(f"{where}: clock entry {h!r}: {v!r:.40} is not a "
-                                 f"non-negative integer")
+                raise TraceError(
+                    f"{where}: clock entry {h!r}: {v!r:.40} is not a non-negative integer"
+                )
     if not known.issuperset(raw):
         for h in raw:
             if h not in known:
                 if not is_name(h):
-                    raise TraceError(f"{where}: clock entry {h!r} is not a valid host name "
-                                     f"(no whitespace or ! ? : # <)")
+                    raise TraceError(
+                        f"{where}: clock entry {h!r} is not a valid host name "
+                        f"(no whitespace or ! ? : # <)"
+                    )
                 known.add(h)
     clock: dict[str, int] = raw if 0 not in values else {h: v for h, v in raw.items() if v}
     if host not in clock:
-        raise TraceError(f"{where}: the clock {text!r:.80} has no (positive) entry for its "
-                         f"own host")
+        raise TraceError(
+            f"{where}: the clock {text!r:.80} has no (positive) entry for its own host"
+        )
     return clock
 
 
@@ -141,8 +145,12 @@ def _clocks(texts: list[str], known: set[str]) -> list[dict[str, int]] | None:
         dicts = _DECODER.decode(joined)
     except (json.JSONDecodeError, TraceError):
         return None
-    if not isinstance(dicts, list) or len(dicts) != len(texts) or not dicts \
-            or set(map(type, dicts)) != {dict}:
+    if (
+        not isinstance(dicts, list)
+        or len(dicts) != len(texts)
+        or not dicts
+        or set(map(type, dicts)) != {dict}
+    ):
         return None
     if sum(map(len, dicts)) != joined.count(":"):  # a repeated host, or ':' in a name
         return None
@@ -189,9 +197,15 @@ def _gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def executions(cls: type[T], text: str, *, regex: str | None = None,
-               delimiter: str | None = None, processes: Iterable[str] = (),
-               names: Names = "auto") -> list[tuple[str, T]]:
+def executions(
+    cls: type[T],
+    text: str,
+    *,
+    regex: str | None = None,
+    delimiter: str | None = None,
+    processes: Iterable[str] = (),
+    names: Names = "auto",
+) -> list[tuple[str, T]]:
     """Every execution in a log, as ``(label, trace)`` in the order of the file."""
     if not isinstance(text, str):
         raise TypeError(f"A ShiViz log must be a str, got {type(text).__name__}")
@@ -207,19 +221,25 @@ def executions(cls: type[T], text: str, *, regex: str | None = None,
     if regex is None:
         lines = body.split("\n", 2)
         # GoVector's layout starts with a host line that an event line follows
-        regex = GOVECTOR_REGEX if _HOST_LINE.fullmatch(lines[0]) and not (
-            len(lines) > 1 and _HOST_LINE.fullmatch(lines[1])) else SHIVIZ_REGEX
+        regex = (
+            GOVECTOR_REGEX
+            if _HOST_LINE.fullmatch(lines[0])
+            and not (len(lines) > 1 and _HOST_LINE.fullmatch(lines[1]))
+            else SHIVIZ_REGEX
+        )
     pattern = compile_regex(regex)
     missing = {"event", "host", "clock"} - set(pattern.groupindex)
     if missing:
-        raise TraceError(f"The parser regex {regex!r} lacks the named groups "
-                         f"{sorted(missing)} (it needs event, host and clock)")
+        raise TraceError(
+            f"The parser regex {regex!r} lacks the named groups "
+            f"{sorted(missing)} (it needs event, host and clock)"
+        )
     chunks: list[tuple[str, str, int]] = []  # label, text, first line
     if delimiter is not None:
         delim = compile_regex(delimiter, "delimiter regex")
         label, start, line = "", 0, line0
         for m in delim.finditer(body):
-            chunks.append((label, body[start:m.start()], line))
+            chunks.append((label, body[start : m.start()], line))
             line += body.count("\n", start, m.end())
             label = (m.group("trace") or "") if "trace" in delim.groupindex else ""
             start = m.end()
@@ -233,8 +253,11 @@ def executions(cls: type[T], text: str, *, regex: str | None = None,
     if delimiter == TOKENS_MARK:
         delimiter = None  # it matches no line of such a log
     with _gc_paused():
-        out = [(label, _execution(cls, chunk, line, pattern, procs, names))
-               for label, chunk, line in chunks if chunk.strip()]
+        out = [
+            (label, _execution(cls, chunk, line, pattern, procs, names))
+            for label, chunk, line in chunks
+            if chunk.strip()
+        ]
     if not out:  # an empty log is the empty execution (ShiViz shows nothing)
         empty = cls(procs)
         empty.validate()
@@ -242,15 +265,24 @@ def executions(cls: type[T], text: str, *, regex: str | None = None,
     return out
 
 
-def read(cls: type[T], text: str, processes: Iterable[str] = (), *,
-         regex: str | None = None, delimiter: str | None = None,
-         names: Names = "auto") -> T:
-    execs = executions(cls, text, regex=regex, delimiter=delimiter, processes=processes,
-                       names=names)
+def read(
+    cls: type[T],
+    text: str,
+    processes: Iterable[str] = (),
+    *,
+    regex: str | None = None,
+    delimiter: str | None = None,
+    names: Names = "auto",
+) -> T:
+    execs = executions(
+        cls, text, regex=regex, delimiter=delimiter, processes=processes, names=names
+    )
     if len(execs) > 1:
-        raise TraceError(f"The log holds {len(execs)} executions "
-                         f"({[label for label, _ in execs]}); read them with "
-                         f"Trace.from_shiviz_executions")
+        raise TraceError(
+            f"The log holds {len(execs)} executions "
+            f"({[label for label, _ in execs]}); read them with "
+            f"Trace.from_shiviz_executions"
+        )
     return execs[0][1]
 
 
@@ -266,8 +298,14 @@ def _line_at(chunk: str, pos: int, line0: int) -> int:
     return line0 + chunk.count("\n", 0, pos)
 
 
-def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
-               processes: list[str], names: Names) -> T:
+def _execution(
+    cls: type[T],
+    chunk: str,
+    line0: int,
+    pattern: re.Pattern[str],
+    processes: list[str],
+    names: Names,
+) -> T:
     extra = [g for g in pattern.groupindex if g not in ("event", "host", "clock", "name")]
     named = "name" in pattern.groupindex
     found: list[tuple[str, str, str, int, tuple[tuple[str, str], ...]]] = []
@@ -278,22 +316,29 @@ def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
         if start > last and not chunk[last:start].isspace():
             gap = chunk[last:start]
             off = last + len(gap) - len(gap.lstrip())
-            raise TraceError(f"Line {_line_at(chunk, off, line0)}: text not matched by the "
-                             f"parser regex{_hint(pattern)}: {gap.strip()[:80]!r}")
+            raise TraceError(
+                f"Line {_line_at(chunk, off, line0)}: text not matched by the "
+                f"parser regex{_hint(pattern)}: {gap.strip()[:80]!r}"
+            )
         host, clock, event = m.group("host", "clock", "event")
         at_ = m.start("clock") if clock is not None else start
         line += chunk.count("\n", counted, at_)
         counted = at_
         if host is None or clock is None or event is None:
-            raise TraceError(f"Line {line}: the parser regex matched no "
-                             f"{'host' if host is None else 'clock' if clock is None else 'event'}")
+            raise TraceError(
+                f"Line {line}: the parser regex matched no "
+                f"{'host' if host is None else 'clock' if clock is None else 'event'}"
+            )
         if host not in known:
             if not is_name(host):
-                raise TraceError(f"Line {line}: bad host name {host!r}: a host name is "
-                                 f"non-empty and has no whitespace or ! ? : # <")
+                raise TraceError(
+                    f"Line {line}: bad host name {host!r}: a host name is "
+                    f"non-empty and has no whitespace or ! ? : # <"
+                )
             known.add(host)
-        attrs = tuple(sorted((g, m.group(g)) for g in extra if m.group(g) is not None)) \
-            if extra else ()
+        attrs = (
+            tuple(sorted((g, m.group(g)) for g in extra if m.group(g) is not None)) if extra else ()
+        )
         if named:
             attrs = (("name", m.group("name") or ""), *attrs)
         found.append((host, clock, event, line, attrs))
@@ -307,8 +352,10 @@ def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
     for (host, clock, event, line, attrs), c in zip(found, clocks, strict=True):
         own = c.get(host, 0)
         if own < 1:
-            raise TraceError(f"Line {line} (host {host!r}): the clock {clock!r:.80} has no "
-                             f"(positive) entry for its own host")
+            raise TraceError(
+                f"Line {line} (host {host!r}): the clock {clock!r:.80} has no "
+                f"(positive) entry for its own host"
+            )
         event = event.rstrip("\r")
         if not event.isprintable():
             check_text(event, f"Line {line} (host {host!r}): event text")
@@ -316,8 +363,10 @@ def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
     tail = chunk[last:]
     if tail.strip():
         off = last + len(tail) - len(tail.lstrip())
-        raise TraceError(f"Line {_line_at(chunk, off, line0)}: text not matched by the "
-                         f"parser regex{_hint(pattern)}: {tail.strip()[:80]!r}")
+        raise TraceError(
+            f"Line {_line_at(chunk, off, line0)}: text not matched by the "
+            f"parser regex{_hint(pattern)}: {tail.strip()[:80]!r}"
+        )
     if not recs:
         raise TraceError(f"Line {line0}: the parser regex matches no event")
 
@@ -331,9 +380,11 @@ def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
         for k, r in enumerate(evs, 1):
             if r.own != k:
                 before = f"from {evs[k - 2].own} (line {evs[k - 2].line}) " if k > 1 else ""
-                raise TraceError(f"Line {r.line} (host {h!r}): the host's own clock does "
-                                 f"not increase by exactly 1 per event starting at 1: it goes "
-                                 f"{before}to {r.own}")
+                raise TraceError(
+                    f"Line {r.line} (host {h!r}): the host's own clock does "
+                    f"not increase by exactly 1 per event starting at 1: it goes "
+                    f"{before}to {r.own}"
+                )
     edges = _edges(by_host)
     if names == "auto" and not named:
         t = _as_tokens(cls, by_host, processes)
@@ -343,14 +394,17 @@ def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
     name_of: dict[str, list[str]] = {}
     seen: set[str] = set()
     for h, evs in by_host.items():
-        given = [r.attrs[0][1] for r in evs] if named else \
-            [f"{h}.{k}" for k in range(1, len(evs) + 1)]
+        given = (
+            [r.attrs[0][1] for r in evs] if named else [f"{h}.{k}" for k in range(1, len(evs) + 1)]
+        )
         if named:
             for r, n in zip(evs, given, strict=True):
                 if not is_name(n) or n in seen:
-                    raise TraceError(f"Line {r.line} (host {h!r}): event name {n!r} from the "
-                                     f"regex's name group is "
-                                     f"{'used twice' if n in seen else 'not a valid name'}")
+                    raise TraceError(
+                        f"Line {r.line} (host {h!r}): event name {n!r} from the "
+                        f"regex's name group is "
+                        f"{'used twice' if n in seen else 'not a valid name'}"
+                    )
                 seen.add(n)
         name_of[h] = given
     t = cls(processes)
@@ -358,19 +412,34 @@ def _execution(cls: type[T], chunk: str, line0: int, pattern: re.Pattern[str],
         if h not in t._procs:
             t.add_process(h)
         names_h = name_of[h]
-        t._extend_checked_elsewhere(h, [
-            Event(names_h[k], h, k, "local", None, None, None, r.line,
-                  tuple([name_of[g][w - 1] for g, w in src]) if src else (), r.text,
-                  r.attrs[1:] if named else r.attrs)
-            for k, (r, src) in enumerate(zip(evs, edges[h], strict=True))])
+        t._extend_checked_elsewhere(
+            h,
+            [
+                Event(
+                    names_h[k],
+                    h,
+                    k,
+                    "local",
+                    None,
+                    None,
+                    None,
+                    r.line,
+                    tuple([name_of[g][w - 1] for g, w in src]) if src else (),
+                    r.text,
+                    r.attrs[1:] if named else r.attrs,
+                )
+                for k, (r, src) in enumerate(zip(evs, edges[h], strict=True))
+            ],
+        )
     # The checks in _edges make every clock the max of the clocks it follows, plus one:
     # the log's clocks are the trace's vector clocks (and so acyclic).
     t.validate()
     return t
 
 
-def _mismatch(t: TraceBase, by_host: dict[str, list[_Rec]],
-              name: Callable[[str, int], str]) -> tuple[_Rec, dict[str, int]] | None:
+def _mismatch(
+    t: TraceBase, by_host: dict[str, list[_Rec]], name: Callable[[str, int], str]
+) -> tuple[_Rec, dict[str, int]] | None:
     """The first event whose vector clock in ``t`` is not its clock in the log."""
     procs = t.processes
     vts = vector_timestamps(t)
@@ -397,8 +466,9 @@ def _edges(by_host: dict[str, list[_Rec]]) -> dict[str, list[_Edges]]:
     hosts = by_host.keys()
     total_of: dict[tuple[str, int], int] = {}  # (host, count) -> sum of its clock
     for h, evs in by_host.items():
-        total_of.update(zip(zip(repeat(h), range(1, len(evs) + 1)),
-                            [r.total for r in evs], strict=True))
+        total_of.update(
+            zip(zip(repeat(h), range(1, len(evs) + 1)), [r.total for r in evs], strict=True)
+        )
     for h, evs in by_host.items():
         prev: dict[str, int] = {}
         # ``expect``: the previous clock with the host's own entry moved to k, updated in
@@ -414,13 +484,19 @@ def _edges(by_host: dict[str, list[_Rec]]) -> dict[str, list[_Edges]]:
                 continue
             if not hosts >= clock.keys():
                 g = min(clock.keys() - hosts)
-                raise TraceError(f"Line {r.line} (host {h!r}): the clock has an entry for "
-                                 f"unknown host {g!r} (no event of {g!r} in this execution)")
-            if prev and (not clock.keys() >= prev.keys()
-                         or any(map(gt, prev.values(), map(clock.__getitem__, prev)))):
+                raise TraceError(
+                    f"Line {r.line} (host {h!r}): the clock has an entry for "
+                    f"unknown host {g!r} (no event of {g!r} in this execution)"
+                )
+            if prev and (
+                not clock.keys() >= prev.keys()
+                or any(map(gt, prev.values(), map(clock.__getitem__, prev)))
+            ):
                 g = min(g for g in prev if clock.get(g, 0) < prev[g])
-                raise TraceError(f"Line {r.line} (host {h!r}): the clock goes backwards: "
-                                 f"entry {g!r} is {clock.get(g, 0)} after {prev[g]}")
+                raise TraceError(
+                    f"Line {r.line} (host {h!r}): the clock goes backwards: "
+                    f"entry {g!r} is {clock.get(g, 0)} after {prev[g]}"
+                )
             cands = [gv for gv in clock.items() if gv[0] != h and prev.get(gv[0]) != gv[1]]
             try:
                 if len(cands) > 1:  # keep only the edges no other edge implies, as ShiViz
@@ -443,11 +519,14 @@ def _edges(by_host: dict[str, list[_Rec]]) -> dict[str, list[_Edges]]:
                 for g, v in cands:  # none of what the event follows is ahead of its clock
                     src = by_host[g][v - 1]
                     sc = src.clock
-                    if not any(map(gt, sc.values(), map(clock.get, sc, repeat(0)))) \
-                            and sc.get(h, 0) < k:
+                    if (
+                        not any(map(gt, sc.values(), map(clock.get, sc, repeat(0))))
+                        and sc.get(h, 0) < k
+                    ):
                         continue
-                    ahead = [(gg, vv) for gg, vv in sc.items() - clock.items()
-                             if vv > clock.get(gg, 0)]
+                    ahead = [
+                        (gg, vv) for gg, vv in sc.items() - clock.items() if vv > clock.get(gg, 0)
+                    ]
                     if not ahead and sc.get(h, 0) >= k:
                         ahead = [(h, sc[h])]
                     gg, vv = ahead[0]
@@ -455,12 +534,15 @@ def _edges(by_host: dict[str, list[_Rec]]) -> dict[str, list[_Edges]]:
                         f"Line {r.line} (host {h!r}): impermissible clock "
                         f"{json.dumps(clock)}: it follows event {v} of host {g!r} (line "
                         f"{src.line}) whose clock {json.dumps(sc)} is ahead of it "
-                        f"in entry {gg!r} ({vv})")
+                        f"in entry {gg!r} ({vv})"
+                    )
             except (IndexError, KeyError):
                 g, v = next((g, v) for g, v in clock.items() if v > len(by_host[g]))
-                raise TraceError(f"Line {r.line} (host {h!r}): the clock receives count {v} "
-                                 f"of host {g!r}, which has only {len(by_host[g])} "
-                                 f"event(s): no event has that clock") from None
+                raise TraceError(
+                    f"Line {r.line} (host {h!r}): the clock receives count {v} "
+                    f"of host {g!r}, which has only {len(by_host[g])} "
+                    f"event(s): no event has that clock"
+                ) from None
             per.append(cands)
             prev = clock
             expect = clock.copy()
@@ -468,8 +550,7 @@ def _edges(by_host: dict[str, list[_Rec]]) -> dict[str, list[_Edges]]:
     return out
 
 
-def _as_tokens(cls: type[T], by_host: dict[str, list[_Rec]],
-               processes: list[str]) -> T | None:
+def _as_tokens(cls: type[T], by_host: dict[str, list[_Rec]], processes: list[str]) -> T | None:
     """The log as the course trace its event texts spell, if they spell one exactly."""
     read_: dict[tuple[str, int], Any] = {}
     names: set[str] = set()
@@ -505,8 +586,10 @@ def to_shiviz(t: TraceBase) -> str:
     for e in t.causal_order():
         text = e.text if e.text is not None else e.token
         if _HOST_LINE.fullmatch(text) or "\n" in text or "\r" in text:
-            raise TraceError(f"Event {e.name!r}: its text {text!r:.60} would be read as a "
-                             f"host line (or spans lines) by ShiViz")
+            raise TraceError(
+                f"Event {e.name!r}: its text {text!r:.60} would be read as a "
+                f"host line (or spans lines) by ShiViz"
+            )
         vc = {p: c for p, c in zip(procs, vts[e.name], strict=True) if c}
         lines.append(text)
         lines.append(f"{e.process} {json.dumps(vc)}")

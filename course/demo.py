@@ -56,8 +56,9 @@ def main(out_dir: str = "out") -> int:
     for algorithm in (course.Centralized, course.Lamport, course.RicartAgrawala):
         asks = ((1, 0.0), (2, 0.0), (3, 0.0))  # P0 is the coordinator in Centralized
         run = course.simulate(algorithm, course.Config(n=4, requests=asks), seed=1)
-        verdicts = ", ".join(f"{v.check} {'ok' if v.ok else 'VIOLATED'}"
-                             for v in mutex.check_all(run))
+        verdicts = ", ".join(
+            f"{v.check} {'ok' if v.ok else 'VIOLATED'}" for v in mutex.check_all(run)
+        )
         per_entry = mutex.messages_per_entry(run)["total"]
         print(f"  {algorithm.__name__:<15} {per_entry:4.2f} messages per entry; {verdicts}")
     search = course.explore(course.RicartAgrawala, course.Config(n=3))

@@ -26,13 +26,17 @@ def png_output(fig: Any) -> dict[str, Any]:
     same with or without a front end, so widgets also draw in CI and plain consoles."""
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=90, bbox_inches="tight")
-    return {"output_type": "display_data", "metadata": {},
-            "data": {"image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
-                     "text/plain": repr(fig)}}
+    return {
+        "output_type": "display_data",
+        "metadata": {},
+        "data": {
+            "image/png": base64.b64encode(buf.getvalue()).decode("ascii"),
+            "text/plain": repr(fig),
+        },
+    }
 
 
-def explore_trace(trace: Trace, *, selected: str | None = None,
-                  timestamps: str = "lamport") -> Any:
+def explore_trace(trace: Trace, *, selected: str | None = None, timestamps: str = "lamport") -> Any:
     """An ipywidgets box: event dropdown + timestamp toggle + the diagram (redrawn on change)."""
     import ipywidgets as w
     import matplotlib.pyplot as plt
@@ -43,10 +47,12 @@ def explore_trace(trace: Trace, *, selected: str | None = None,
         raise ValueError(f"Unknown event {selected!r}; events are {names}")
     if timestamps not in ("lamport", "vector"):
         raise ValueError(f"timestamps must be 'lamport' or 'vector', got {timestamps!r}")
-    pick = w.Dropdown(options=[("(none)", None)] + [(n, n) for n in names], value=selected,
-                      description="event")
-    kind = w.ToggleButtons(options=["lamport", "vector"], value=timestamps,
-                           description="timestamps")
+    pick = w.Dropdown(
+        options=[("(none)", None)] + [(n, n) for n in names], value=selected, description="event"
+    )
+    kind = w.ToggleButtons(
+        options=["lamport", "vector"], value=timestamps, description="timestamps"
+    )
     out = w.Output()
 
     state: dict[str, Any] = {}

@@ -159,9 +159,7 @@ def walk_mesh(devices: Sequence[Any] | None = None) -> Mesh:
 def walk_positions(walkers: int, mesh: Mesh) -> jax.Array:
     """Zero start positions, shape ``(walkers,)``, sharded over the mesh axis ``AXIS``."""
     _split(walkers, mesh.size)
-    return jax.device_put(
-        np.zeros((walkers,), np.int32), NamedSharding(mesh, PartitionSpec(AXIS))
-    )
+    return jax.device_put(np.zeros((walkers,), np.int32), NamedSharding(mesh, PartitionSpec(AXIS)))
 
 
 def walk_shard_map(walkers: int, steps: int, seed: int = 0, n_devices: int | None = None) -> float:

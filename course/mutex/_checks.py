@@ -81,14 +81,17 @@ def check_safety(run: Run, *, causal: bool = True) -> Verdict:
         if holder is not None:
             h_exit = pos[holder.exit_event] if holder.exit_event else end
             if pos[iv.enter_event] < h_exit:  # type: ignore[index]
-                left = (f"left at {_at(holder, 'exit')}" if holder.exit_event
-                        else "never left")
-                problems.append(f"P{iv.pid} entered at {_at(iv, 'enter')} while P{holder.pid} "
-                                f"was in the CS (entered at {_at(holder, 'enter')}, {left})")
+                left = f"left at {_at(holder, 'exit')}" if holder.exit_event else "never left"
+                problems.append(
+                    f"P{iv.pid} entered at {_at(iv, 'enter')} while P{holder.pid} "
+                    f"was in the CS (entered at {_at(holder, 'enter')}, {left})"
+                )
                 events += [holder.enter_event, iv.enter_event]
                 procs |= {holder.pid, iv.pid}
-        if holder is None or (holder.exit_event is not None and (
-                iv.exit_event is None or pos[iv.exit_event] > pos[holder.exit_event])):
+        if holder is None or (
+            holder.exit_event is not None
+            and (iv.exit_event is None or pos[iv.exit_event] > pos[holder.exit_event])
+        ):
             holder = iv
     if causal and not problems and len(entries) > 1:
         from course._order import HappensBefore
@@ -96,9 +99,11 @@ def check_safety(run: Run, *, causal: bool = True) -> Verdict:
         hb = HappensBefore(run.trace)
         for a, b in itertools.pairwise(entries):
             if a.exit_event and not hb.happens_before(a.exit_event, b.enter_event):  # type: ignore[arg-type]
-                problems.append(f"P{b.pid} entered at {_at(b, 'enter')} without hearing of "
-                                f"P{a.pid}'s exit at {_at(a, 'exit')}: not ordered by "
-                                f"happens-before, so other delays would overlap them")
+                problems.append(
+                    f"P{b.pid} entered at {_at(b, 'enter')} without hearing of "
+                    f"P{a.pid}'s exit at {_at(a, 'exit')}: not ordered by "
+                    f"happens-before, so other delays would overlap them"
+                )
                 events += [a.exit_event, b.enter_event]
                 procs |= {a.pid, b.pid}
     return Verdict("safety", tuple(problems), tuple(events), tuple(sorted(procs)))  # type: ignore[arg-type]
@@ -115,12 +120,17 @@ def check_liveness(run: Run) -> Verdict:
             if iv.pid not in procs:
                 procs.append(iv.pid)
     if problems:
-        why = ("nothing was left to happen: deadlock" if run.quiescent
-               else "the run stopped at a limit" if run.schedule is None
-               else "the schedule ended here")
+        why = (
+            "nothing was left to happen: deadlock"
+            if run.quiescent
+            else "the run stopped at a limit"
+            if run.schedule is None
+            else "the schedule ended here"
+        )
         if run.crashes:
-            why += "; crashed: " + ", ".join(f"P{p} at t={t:g}"
-                                             for p, t in sorted(run.crashes.items()))
+            why += "; crashed: " + ", ".join(
+                f"P{p} at t={t:g}" for p, t in sorted(run.crashes.items())
+            )
         problems[-1] += f" ({why}, t={run.end_time:g})"
     return Verdict("liveness", tuple(problems), tuple(events), tuple(procs))
 
@@ -145,13 +155,21 @@ def check_fairness(run: Run, order: str = "timestamp") -> Verdict:
     if order == "timestamp":
         for a, b in itertools.pairwise(entries):
             if b.key < a.key:
-                bad(b, a, f"P{b.pid} (request ts {b.ts}, pid {b.pid}) entered at "
-                    f"{_at(b, 'enter')} after P{a.pid} (request ts {a.ts}, pid {a.pid})")
+                bad(
+                    b,
+                    a,
+                    f"P{b.pid} (request ts {b.ts}, pid {b.pid}) entered at "
+                    f"{_at(b, 'enter')} after P{a.pid} (request ts {a.ts}, pid {a.pid})",
+                )
         for w in waiting:
             for e in entries:
                 if w.key < e.key:
-                    bad(w, e, f"P{w.pid} (request ts {w.ts}, pid {w.pid}) never entered, "
-                        f"but P{e.pid} (request ts {e.ts}, pid {e.pid}) did")
+                    bad(
+                        w,
+                        e,
+                        f"P{w.pid} (request ts {w.ts}, pid {w.pid}) never entered, "
+                        f"but P{e.pid} (request ts {e.ts}, pid {e.pid}) did",
+                    )
                     break
     else:
         from course._order import HappensBefore
@@ -159,13 +177,18 @@ def check_fairness(run: Run, order: str = "timestamp") -> Verdict:
         hb = HappensBefore(run.trace)
         rank = {iv.request_event: i for i, iv in enumerate(entries)}
         for a, b in itertools.permutations(list(entries) + waiting, 2):
-            if b.request_event not in rank or not hb.happens_before(a.request_event,
-                                                                     b.request_event):
+            if b.request_event not in rank or not hb.happens_before(
+                a.request_event, b.request_event
+            ):
                 continue
             if a.request_event not in rank or rank[b.request_event] < rank[a.request_event]:
-                bad(a, b, f"P{b.pid}'s request at {_at(b, 'request')} came after "
+                bad(
+                    a,
+                    b,
+                    f"P{b.pid}'s request at {_at(b, 'request')} came after "
                     f"P{a.pid}'s at {_at(a, 'request')} (happens-before) but P{b.pid} "
-                    f"entered first, at {_at(b, 'enter')}")
+                    f"entered first, at {_at(b, 'enter')}",
+                )
     return Verdict(f"fairness ({order})", tuple(problems), tuple(events), tuple(sorted(procs)))
 
 
@@ -221,4 +244,3 @@ def metrics(run: Run) -> dict[str, float]:
             out[f"mean {name}"] = fmean(values)
             out[f"max {name}"] = max(values)
     return out
-

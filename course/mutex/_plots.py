@@ -29,8 +29,9 @@ def _upto(run: Run, upto: int | None) -> int:
     return k
 
 
-def cs_timeline(run: Run, *, ax: Axes | None = None, upto: int | None = None,
-                title: str | None = None) -> Axes:
+def cs_timeline(
+    run: Run, *, ax: Axes | None = None, upto: int | None = None, title: str | None = None
+) -> Axes:
     """Draw who is idle / waiting / in the CS over simulated time; return the Axes."""
     import matplotlib.pyplot as plt
 
@@ -53,17 +54,22 @@ def cs_timeline(run: Run, *, ax: Axes | None = None, upto: int | None = None,
         w_end = until(iv.enter_event, iv.entered)
         if iv.enter_event not in seen and iv.crashed:
             w_end = min(w_end, run.crashes.get(iv.pid, end))
-        ax.broken_barh([(iv.requested, w_end - iv.requested)], (y - 0.3, 0.6),
-                       facecolors=WAITING, edgecolors="none")
+        ax.broken_barh(
+            [(iv.requested, w_end - iv.requested)],
+            (y - 0.3, 0.6),
+            facecolors=WAITING,
+            edgecolors="none",
+        )
         if iv.enter_event in seen:
             entered = cast(float, iv.entered)  # set together with enter_event
             c_end = until(iv.exit_event, iv.exited)
-            ax.broken_barh([(entered, c_end - entered)], (y - 0.3, 0.6),
-                           facecolors=IN_CS, edgecolors="none")
+            ax.broken_barh(
+                [(entered, c_end - entered)], (y - 0.3, 0.6), facecolors=IN_CS, edgecolors="none"
+            )
             spans.append((entered, c_end, iv.pid))
     spans.sort()
     for i, (_, a1, p) in enumerate(spans):
-        for b0, b1, q in spans[i + 1:]:
+        for b0, b1, q in spans[i + 1 :]:
             if b0 >= a1:
                 break
             if q != p and min(a1, b1) > b0:
@@ -76,24 +82,39 @@ def cs_timeline(run: Run, *, ax: Axes | None = None, upto: int | None = None,
     ax.set_xlim(0, end + 2 * tail)
     ax.set_xlabel("simulated time")
     handles = [plt.Rectangle((0, 0), 1, 1, color=c) for c in (WAITING, IN_CS)]
-    ax.legend(handles, ["waiting", "in CS"], loc="upper left", bbox_to_anchor=(1.0, 1.0),
-              fontsize=8, frameon=False)
+    ax.legend(
+        handles,
+        ["waiting", "in CS"],
+        loc="upper left",
+        bbox_to_anchor=(1.0, 1.0),
+        fontsize=8,
+        frameon=False,
+    )
     for side in ("right", "top"):
         ax.spines[side].set_visible(False)
     ax.set_title(title if title is not None else repr(run), fontsize=9)
     return ax
 
 
-def message_diagram(run: Run, *, ax: Axes | None = None, upto: int | None = None,
-                    title: str | None = None, show_names: bool = False,
-                    **kwargs: Any) -> Axes:
+def message_diagram(
+    run: Run,
+    *,
+    ax: Axes | None = None,
+    upto: int | None = None,
+    title: str | None = None,
+    show_names: bool = False,
+    **kwargs: Any,
+) -> Axes:
     """The space-time diagram of (the first ``upto`` events of) the run."""
     from course._plots import space_time_diagram
 
     k = _upto(run, upto)
     trace = run.trace if k == len(run) else run.prefix(k)
-    opts: dict[str, Any] = {"timestamps": {e.name: run.timestamps[e.name] for e in trace},
-                            "x": "time", "show_names": show_names}
+    opts: dict[str, Any] = {
+        "timestamps": {e.name: run.timestamps[e.name] for e in trace},
+        "x": "time",
+        "show_names": show_names,
+    }
     opts.update(kwargs)  # callers may override labels or the x axis
     return space_time_diagram(trace, ax=ax, title=title, **opts)
 
@@ -106,8 +127,9 @@ def draw_run(run: Run, *, upto: int | None = None, whole_run_axis: bool = False)
     import matplotlib.pyplot as plt
 
     k = _upto(run, upto)
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(11, 1.6 + 1.4 * run.n),
-                                      gridspec_kw={"height_ratios": [1, 1.6]})
+    fig, (top, bottom) = plt.subplots(
+        2, 1, figsize=(11, 1.6 + 1.4 * run.n), gridspec_kw={"height_ratios": [1, 1.6]}
+    )
     cs_timeline(run, ax=top, upto=k)
     message_diagram(run, ax=bottom, upto=k)
     end = run.end_time if k == len(run) or whole_run_axis else run.time_of(k)

@@ -23,10 +23,15 @@ def describe_event(run: Run, k: int) -> str:
         return f"start (0 of {len(run)} events)"
     name = run.order[k - 1]
     ev = run.trace[name]
-    what = {"send": f"sends {ev.tag} ({ev.message})", "receive": f"receives {ev.tag} "
-            f"({ev.message})", "local": ev.tag or "local event"}[ev.kind]
-    return (f"event {k} of {len(run)}: {name} {what} at t={ev.time:g}, "
-            f"Lamport ts {run.timestamps[name]}")
+    what = {
+        "send": f"sends {ev.tag} ({ev.message})",
+        "receive": f"receives {ev.tag} ({ev.message})",
+        "local": ev.tag or "local event",
+    }[ev.kind]
+    return (
+        f"event {k} of {len(run)}: {name} {what} at t={ev.time:g}, "
+        f"Lamport ts {run.timestamps[name]}"
+    )
 
 
 def stepper(run: Run, *, start: int | None = None) -> Any:
@@ -42,8 +47,14 @@ def stepper(run: Run, *, start: int | None = None) -> Any:
     k0 = len(run) if start is None else start
     if not 0 <= k0 <= len(run):
         raise ValueError(f"start={start!r} not in 0..{len(run)} events")
-    slider = w.IntSlider(value=k0, min=0, max=len(run), description="events",
-                         continuous_update=False, layout=w.Layout(width="70%"))
+    slider = w.IntSlider(
+        value=k0,
+        min=0,
+        max=len(run),
+        description="events",
+        continuous_update=False,
+        layout=w.Layout(width="70%"),
+    )
     play = w.Play(value=k0, min=0, max=len(run), interval=400, description="play")
     w.jslink((play, "value"), (slider, "value"))
     label = w.Label()

@@ -65,8 +65,9 @@ class Uniform:
 
     def __post_init__(self) -> None:
         if not 0 <= self.low <= self.high:
-            raise ValueError(f"Uniform delay needs 0 <= low <= high, got "
-                             f"low={self.low!r}, high={self.high!r}")
+            raise ValueError(
+                f"Uniform delay needs 0 <= low <= high, got low={self.low!r}, high={self.high!r}"
+            )
 
     def sample(self, rng: random.Random) -> float:
         return self.low + (self.high - self.low) * rng.random()
@@ -84,8 +85,10 @@ class Exponential:
 
     def __post_init__(self) -> None:
         if not self.mean > 0 or not self.minimum >= 0:
-            raise ValueError(f"Exponential delay needs mean > 0 and minimum >= 0, got "
-                             f"mean={self.mean!r}, minimum={self.minimum!r}")
+            raise ValueError(
+                f"Exponential delay needs mean > 0 and minimum >= 0, got "
+                f"mean={self.mean!r}, minimum={self.minimum!r}"
+            )
 
     def sample(self, rng: random.Random) -> float:
         return self.minimum + rng.expovariate(1.0 / self.mean)
@@ -158,11 +161,18 @@ class Config:
             pairs = []
             # reqs is whatever was passed (a bool, too, raises TypeError: not iterable)
             for r in cast("Iterable[object]", reqs):
-                if (not isinstance(r, tuple | list) or len(r) != 2
-                        or not isinstance(r[0], int) or not 0 <= r[0] < self.n
-                        or not isinstance(r[1], int | float) or not r[1] >= 0):
-                    raise ValueError(f"Bad request {r!r}: expected (pid, time) with "
-                                     f"0 <= pid < {self.n} and time >= 0")
+                if (
+                    not isinstance(r, tuple | list)
+                    or len(r) != 2
+                    or not isinstance(r[0], int)
+                    or not 0 <= r[0] < self.n
+                    or not isinstance(r[1], int | float)
+                    or not r[1] >= 0
+                ):
+                    raise ValueError(
+                        f"Bad request {r!r}: expected (pid, time) with "
+                        f"0 <= pid < {self.n} and time >= 0"
+                    )
                 pairs.append((r[0], float(r[1])))
             reqs = tuple(sorted(pairs, key=lambda r: r[1]))  # stable: ties keep their order
         object.__setattr__(self, "requests", reqs)
@@ -194,10 +204,14 @@ class Config:
 
     def __repr__(self) -> str:
         counts = self.requests_per_process()
-        reqs = (f"{counts[0]} each" if len(set(counts)) == 1
-                else "/".join(map(str, counts)))
-        parts = [f"n={self.n}", f"requests={reqs}", f"delay={self.delay!r}",
-                 "FIFO" if self.fifo else "non-FIFO", f"cs_time={self.cs_time!r}"]
+        reqs = f"{counts[0]} each" if len(set(counts)) == 1 else "/".join(map(str, counts))
+        parts = [
+            f"n={self.n}",
+            f"requests={reqs}",
+            f"delay={self.delay!r}",
+            "FIFO" if self.fifo else "non-FIFO",
+            f"cs_time={self.cs_time!r}",
+        ]
         if self.loss:
             parts.append(f"loss={self.loss:g}")
         if self.crashes:

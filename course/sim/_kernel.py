@@ -65,8 +65,7 @@ class Kernel:
         self.crashed = [False] * n
         self.nev = [0] * n
         self.req_ts = [0] * n
-        self.log: list[tuple[int, str, int, str | None, float, int]] | None = (
-            [] if record else None)
+        self.log: list[tuple[int, str, int, str | None, float, int]] | None = [] if record else None
         self.nmsg = 0
         self.delivered = 0
         self.crash_times: dict[int, float] = {}
@@ -104,8 +103,12 @@ class Kernel:
             return
         name = f"P{pid}.{self.nev[pid] + 1}"
         if when == "request":
-            self.current[pid] = iv = {"pid": pid, "requested": self.now, "request_event": name,
-                                      "ts": self.clock[pid] + 1}
+            self.current[pid] = iv = {
+                "pid": pid,
+                "requested": self.now,
+                "request_event": name,
+                "ts": self.clock[pid] + 1,
+            }
             self.intervals.append(iv)
         else:
             iv = self.current[pid]  # type: ignore[assignment]
@@ -115,8 +118,10 @@ class Kernel:
     # ----- what nodes call ---------------------------------------------------------------
     def send(self, src: int, dest: int, mtype: str, payload: Hashable = None) -> int:
         if type(dest) is not int or not 0 <= dest < self.n or dest == src:
-            raise ProtocolError(f"P{src} cannot send {mtype!r} to {dest!r}; peers are "
-                                f"{[q for q in range(self.n) if q != src]}")
+            raise ProtocolError(
+                f"P{src} cannot send {mtype!r} to {dest!r}; peers are "
+                f"{[q for q in range(self.n) if q != src]}"
+            )
         c = self.clock[src] + 1
         self.clock[src] = c
         self._emit(src, dest, mtype, payload, c)
@@ -148,8 +153,10 @@ class Kernel:
 
     def enter_cs(self, pid: int) -> None:
         if self.status[pid] != WAITING:
-            raise ProtocolError(f"P{pid} called enter_cs() while {STATUS[self.status[pid]]}"
-                                f" (allowed only while waiting)")
+            raise ProtocolError(
+                f"P{pid} called enter_cs() while {STATUS[self.status[pid]]}"
+                f" (allowed only while waiting)"
+            )
         self.status[pid] = IN_CS
         self._interval_event(pid, "entered")
         self._local(pid, "cs-enter")
@@ -222,17 +229,37 @@ class Kernel:
     def _set_timer(self, pid: int, delay: float, name: str) -> None:
         raise NotImplementedError
 
-    def result(self, *, seed: int | None, quiescent: bool, schedule: tuple | None = None,
-               error: str | None = None, lost: int = 0) -> Run:
-        return Run(algorithm=self.algorithm, config=self.config, seed=seed, n=self.n,
-                   log=self.log or [], intervals=self.intervals, crashes=self.crash_times,
-                   end_time=self.now, quiescent=quiescent, messages_sent=self.nmsg,
-                   delivered=self.delivered, lost=lost, schedule=schedule, error=error,
-                   recorded=self.log is not None)
+    def result(
+        self,
+        *,
+        seed: int | None,
+        quiescent: bool,
+        schedule: tuple | None = None,
+        error: str | None = None,
+        lost: int = 0,
+    ) -> Run:
+        return Run(
+            algorithm=self.algorithm,
+            config=self.config,
+            seed=seed,
+            n=self.n,
+            log=self.log or [],
+            intervals=self.intervals,
+            crashes=self.crash_times,
+            end_time=self.now,
+            quiescent=quiescent,
+            messages_sent=self.nmsg,
+            delivered=self.delivered,
+            lost=lost,
+            schedule=schedule,
+            error=error,
+            recorded=self.log is not None,
+        )
 
     def __repr__(self) -> str:
-        states = ", ".join(f"P{p}:{'crashed' if self.crashed[p] else STATUS[s]}"
-                           for p, s in enumerate(self.status))
+        states = ", ".join(
+            f"P{p}:{'crashed' if self.crashed[p] else STATUS[s]}" for p, s in enumerate(self.status)
+        )
         return f"{type(self).__name__}({self.algorithm}, t={self.now:g}, {states})"
 
 
@@ -242,8 +269,9 @@ DELIVER, REQUEST, EXIT, TIMER, CRASH = range(5)
 class _Timed(Kernel):
     """Drives a kernel by simulated time: a heap of (time, number, kind, a, b)."""
 
-    def __init__(self, algorithm: Algorithm, config: Config, seed: int,
-                 record: bool = True) -> None:
+    def __init__(
+        self, algorithm: Algorithm, config: Config, seed: int, record: bool = True
+    ) -> None:
         super().__init__(algorithm, config, record=record)
         self.rng = random.Random(seed)
         self.heap: list[tuple[float, int, int, Any, Any]] = []
@@ -276,8 +304,12 @@ class _Timed(Kernel):
 
     def send(self, src: int, dest: int, mtype: str, payload: Hashable = None) -> int:
         # Kernel.send → _emit → _record, inlined: the hot path of a timed run.
-        if type(dest) is not int or not 0 <= dest < self.n or dest == src or (
-                type(mtype) is not str):
+        if (
+            type(dest) is not int
+            or not 0 <= dest < self.n
+            or dest == src
+            or (type(mtype) is not str)
+        ):
             return super().send(src, dest, mtype, payload)  # raises the right error
         c = self.clock[src] + 1
         self.clock[src] = c
@@ -339,8 +371,7 @@ class _Timed(Kernel):
                 except _Crashed as x:
                     self._crash(x.pid)
                 except Exception as exc:
-                    exc.add_note(f"in P{a[3]}.on_message({a!r}) at time {t:g} "
-                                 f"({self.algorithm})")
+                    exc.add_note(f"in P{a[3]}.on_message({a!r}) at time {t:g} ({self.algorithm})")
                     raise
             elif crashed[a]:
                 continue
@@ -361,8 +392,9 @@ class _Timed(Kernel):
         return True
 
 
-def simulate(algorithm: Algorithm, config: Config | None = None, seed: int = 0, *,
-             record: bool = True) -> Run:
+def simulate(
+    algorithm: Algorithm, config: Config | None = None, seed: int = 0, *, record: bool = True
+) -> Run:
     """Run ``algorithm`` (a Node subclass) under ``config`` with randomness from ``seed``.
 
     The result is a pure function of the three arguments. ``record=False`` skips the
