@@ -72,6 +72,17 @@ c.LimitOutput.max_traceback = 60
 # A student who deletes a (read-only) test cell gets it back, and it is run and scored,
 # instead of the cell silently disappearing from the grade.
 c.OverwriteCells.add_missing_cells = True
+# nbgrader 0.9.6's sanitizers, with two repairs (course.nbplugins): a copy-pasted test cell
+# (duplicated grade id) no longer makes the whole notebook fail, and a deleted locked cell
+# (e.g. the read-only set-up cell) is restored like a deleted test cell.
+c.Autograde.sanitize_preprocessors = [
+    "nbgrader.preprocessors.ClearOutput",
+    "course.nbplugins.UniqueIds",
+    "nbgrader.preprocessors.OverwriteKernelspec",
+    "course.nbplugins.RestoreCells",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+c.RestoreCells.add_missing_cells = True
 
 # ----- feedback -----------------------------------------------------------------------
 # nbgrader's default feedback is the autograded notebook rendered to HTML, hidden tests and

@@ -18,11 +18,12 @@ from pathlib import Path
 from typing import Any
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import v4 as nbformat_v4
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import ClearHiddenTests, Execute
+from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds, Execute, OverwriteCells
 from traitlets import Bool, Integer, Unicode
 
-__all__ = ["STUCK", "GuardedExecute", "HideHiddenTests"]
+__all__ = ["STUCK", "GuardedExecute", "HideHiddenTests", "RestoreCells", "UniqueIds"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: ``ename`` of the error outputs that mean "this cell did not finish": nbclient's timeout,
@@ -79,6 +80,8 @@ class GuardedExecute(Execute):
                           f"{self.timeout} s and was interrupted (an infinite loop?)"],
         }
 
+    _box_km: Any = None
+
     def create_kernel_manager(self) -> Any:
         self._box_km = super().create_kernel_manager()
         return self._box_km
@@ -92,7 +95,7 @@ class GuardedExecute(Execute):
         self._output_bytes = 0
         self._output_capped = False
         self._cells_run = 0
-        self._box_km: Any = None
+        self._box_km = None
         self._who = _who(resources)
         outcome, detail = Outcome.GRADER_ERROR, "the grader failed while running this notebook"
         try:
@@ -208,6 +211,55 @@ class GuardedExecute(Execute):
                            name, self.timeout)
 
 
+class UniqueIds(DeduplicateIds):
+    """Sanitizer: a copy-pasted nbgrader cell (duplicated ``grade_id``) becomes a plain cell.
+
+    nbgrader's ``DeduplicateIds`` keeps the last copy and leaves the others with empty nbgrader
+    metadata, on which its own ``OverwriteCells`` then fails (KeyError 'grade_id'), so the
+    whole notebook went ungraded. Here the metadata of the extra copies is removed.
+    """
+
+    def preprocess_cell(self, cell: NotebookNode, resources: Any, index: int) -> Any:
+        cell, resources = super().preprocess_cell(cell, resources, index)
+        if cell.metadata.get("nbgrader") == {}:
+            del cell.metadata["nbgrader"]
+        return cell, resources
+
+
+class RestoreCells(OverwriteCells):
+    """Sanitizer: nbgrader's ``OverwriteCells``, and a deleted locked cell comes back.
+
+    nbgrader 0.9.6 restores deleted grade cells (``add_missing_cells``) but not the other
+    locked cells, e.g. the read-only set-up cell every later test relies on. Each missing
+    locked cell is re-inserted from the gradebook after the nearest earlier cell of the source
+    notebook that is present (or first).
+    """
+
+    def preprocess(self, nb: NotebookNode, resources: Any) -> Any:
+        nb, resources = super().preprocess(nb, resources)
+        from nbgrader.api import Gradebook
+
+        with Gradebook(resources["nbgrader"]["db_url"]) as gb:
+            source = gb.find_notebook(resources["nbgrader"]["notebook"],
+                                      resources["nbgrader"]["assignment"]).source_cells
+            cells = [(c.name, c.cell_type, c.source, c.locked) for c in source]
+        for i, (name, cell_type, text, locked) in enumerate(cells):
+            present = {c.metadata.get("nbgrader", {}).get("grade_id"): k
+                       for k, c in enumerate(nb.cells)}
+            if not locked or name in present:
+                continue
+            where = next((present[cells[j][0]] + 1 for j in range(i - 1, -1, -1)
+                          if cells[j][0] in present), 0)
+            meta = {"nbgrader": {"grade_id": name, "locked": True, "grade": False,
+                                 "solution": False, "task": False, "schema_version": 3},
+                    "editable": False, "deletable": False}
+            new = (nbformat_v4.new_code_cell(text, metadata=meta) if cell_type == "code" else
+                   nbformat_v4.new_markdown_cell(text, metadata=meta))
+            nb.cells.insert(where, new)
+            self.log.warning("Missing locked cell %s restored", name)
+        return nb, resources
+
+
 def _who(resources: Any) -> str:
     info = (resources or {}).get("nbgrader", {})
     return f"{info.get('student', '?')}/{info.get('assignment', '?')}/{info.get('notebook', '?')}"
@@ -251,7 +303,7 @@ class HideHiddenTests(ClearHiddenTests):
                                     self.end_test_delimeter, self.placeholder)
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
-                frames = []
+                frames: list[str] = []
                 for frame in out.get("traceback", []):
                     plain = ANSI.sub("", frame)
                     if any(s in plain for s in markers) or any(s in plain for s in secret):

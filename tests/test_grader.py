@@ -122,7 +122,7 @@ def test_box_sees_only_its_own_world(tmp_path: Path) -> None:
     code = """
 import json, os, socket
 out = {"cwd": os.getcwd(), "files": sorted(os.listdir(".")), "pid": os.getpid(),
-       "secret": os.path.exists(%r), "uid": os.getuid(),
+       "secret": os.path.exists(SECRET), "uid": os.getuid(),
        "net": [l.split(":")[0].strip() for l in open("/proc/net/dev").readlines()[2:]],
        "procs": sorted(p for p in os.listdir("/proc") if p.isdigit())}
 for path in ("/etc/shadow", "/newdir", "/usr/x"):
@@ -138,7 +138,7 @@ try:
 except OSError as e:
     out["tmpfs"] = e.errno
 print(json.dumps(out))
-""" % str(tmp_path / "secret.txt")
+""".replace("SECRET", repr(str(tmp_path / "secret.txt")))
     proc = _box(tmp_path, code)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

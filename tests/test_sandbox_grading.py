@@ -38,8 +38,14 @@ c.SandboxKernelManager.file_mb = 16
 c.SandboxKernelManager.tmp_mb = 64
 c.GuardedExecute.max_output_bytes = 200_000
 """
+#: Broken submissions -> the outcome they must end with (none of them gets a score).
 BROKEN = {"symlinked": "rejected", "unreadable": "unreadable notebook",
-          "no_notebook": "notebook missing"}
+          "empty_file": "unreadable notebook", "binary_file": "unreadable notebook",
+          "cells_not_a_list": "unreadable notebook", "no_notebook": "notebook missing",
+          "renamed_notebook": "notebook missing"}
+#: Clumsy but honest damage, repaired rather than punished: full marks.
+REPAIRED = ("duplicated_test_cell", "deleted_setup_cell", "test_cell_to_markdown",
+            "foreign_kernelspec")
 
 
 @dataclass
@@ -107,7 +113,14 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     good = course.submit("symlinked", A, course.submission(A))
     (good.parent / "answers.ipynb").symlink_to(root / "source" / A / f"{A}.ipynb")
     course.submit("unreadable", A, course.submission(A)).write_text("{not json", "utf-8")
+    course.submit("empty_file", A, course.submission(A)).write_bytes(b"")
+    course.submit("binary_file", A, course.submission(A)).write_bytes(bytes(range(256)) * 8)
+    course.submit("cells_not_a_list", A, course.submission(A)).write_text(json.dumps(
+        {"cells": "x", "metadata": {}, "nbformat": 4, "nbformat_minor": 5}), "utf-8")
     course.submit("no_notebook", A, course.submission(A)).unlink()
+    renamed = course.submit("renamed_notebook", A, course.submission(A))
+    renamed.rename(renamed.with_name(f"{A} (1).ipynb"))
+    _submit_repaired(course)
     before = _hashes(root)
     connections: list[str] = []
     stop = threading.Event()
@@ -132,6 +145,26 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
     outcomes = json.loads((root / ".grading" / f"outcomes-{A}.json").read_text())
     return Batch(course, run, before, _hashes(root), connections, outcomes,
                  _marked_processes() + _sandbox_leftovers())
+
+
+def _submit_repaired(course: Course) -> None:
+    def gid(c: nbformat.NotebookNode) -> str | None:
+        return c.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+
+    nb = course.submission(A)
+    i = next(i for i, c in enumerate(nb.cells) if gid(c) == "ps1_ts_small")
+    copy = nbformat.from_dict(json.loads(json.dumps(nb.cells[i])))
+    copy["id"] = "pasted-copy"  # JupyterLab gives a pasted cell a new id, not new metadata
+    nb.cells.insert(i + 1, copy)
+    course.submit("duplicated_test_cell", A, nb)
+    course.submit("deleted_setup_cell", A, course.submission(A, delete=["ps1-setup"]))
+    nb = course.submission(A)
+    i = next(i for i, c in enumerate(nb.cells) if gid(c) == "ps1_ts_edge")
+    nb.cells[i] = nbformat.v4.new_markdown_cell(nb.cells[i].source, metadata=nb.cells[i].metadata)
+    course.submit("test_cell_to_markdown", A, nb)
+    nb = course.submission(A)
+    nb.metadata["kernelspec"] = {"name": "bash", "display_name": "Bash", "language": "bash"}
+    course.submit("foreign_kernelspec", A, nb)
 
 
 def _outputs(batch: Batch, student: str) -> str:
@@ -192,6 +225,16 @@ def test_broken_submissions_end_with_an_outcome(batch: Batch, student: str) -> N
     assert student in batch.run.log
     row = {r["student_id"]: r for r in read_export(batch.course.root / "grades.csv")}
     assert row[student]["outcome"] == BROKEN[student]
+
+
+def test_renamed_notebook_is_named_in_the_detail(batch: Batch) -> None:
+    assert "ps1 (1).ipynb" in str(batch.outcomes["renamed_notebook"]["detail"])
+
+
+@pytest.mark.parametrize("student", REPAIRED)
+def test_honest_damage_is_repaired_not_punished(batch: Batch, student: str) -> None:
+    assert batch.outcomes[student]["outcome"] == "graded", batch.outcomes[student]
+    assert _total(batch, student) == 11.0
 
 
 def test_unsafe_submissions_never_reach_a_kernel(batch: Batch) -> None:

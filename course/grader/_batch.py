@@ -43,6 +43,9 @@ class BatchResult:
     outcomes: dict[str, SubmissionOutcome] = field(default_factory=dict)
     log: str = ""
     returncode: int = 0
+    #: (student, notebook, cell) -> (manual score, automatic score before, after): a manual
+    #: score given before this regrade still overrides an automatic score that changed.
+    stale: dict[tuple[str, str, str], tuple[float, float, float]] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
@@ -92,8 +95,11 @@ def precheck(root: Path, assignment: str, notebooks: Sequence[str]
                 break
         else:
             if missing:
-                problems[sdir.name] = (Outcome.NOTEBOOK_MISSING,
-                                       "missing: " + ", ".join(f"{m}.ipynb" for m in missing))
+                others = sorted(p.name for p in folder.glob("*.ipynb")
+                                if p.stem not in notebooks)
+                found = f" (found instead: {', '.join(others)})" if others else ""
+                problems[sdir.name] = (Outcome.NOTEBOOK_MISSING, "missing: " + ", ".join(
+                    f"{m}.ipynb" for m in missing) + found)
     return students, problems
 
 
@@ -134,6 +140,7 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
     for s in todo:
         for old in (runs / s).glob("*.json"):
             old.unlink()
+    manual_before = _manual_scores(db_url, assignment, todo)
     common = ["--force", f"--GuardedExecute.ledger={runs.parent}",
               f"--GuardedExecute.sandbox={sandbox}"]
     if todo:
@@ -153,6 +160,11 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
                 result.log += f"\n== retry of {s} alone ==\n{log}"
     for s in students:
         result.outcomes[s] = _decide(root, assignment, s, notebooks, problems.get(s))
+    result.stale = _stale(manual_before, _manual_scores(db_url, assignment, todo))
+    for (s, nb, cell), (manual, _auto, new) in sorted(result.stale.items()):
+        o = result.outcomes[s]
+        o.detail = "; ".join(d for d in (o.detail, f"STALE MANUAL SCORE {nb}/{cell}: "
+                                         f"{manual:g} overrides the new automatic {new:g}") if d)
     result.outcomes.update(_not_submitted(db_url, assignment, set(students), only))
     write_outcomes(root, assignment, result.outcomes)
     return result
@@ -170,6 +182,36 @@ def _decide(root: Path, assignment: str, student: str, notebooks: Sequence[str],
     detail = "; ".join(d for d in (problem[1], graded.detail) if d)
     return SubmissionOutcome(student, Outcome.NOTEBOOK_MISSING, detail,
                              sandboxed=graded.sandboxed, notebooks=graded.notebooks)
+
+
+Scores = dict[tuple[str, str, str], tuple[float | None, float | None]]
+
+
+def _manual_scores(db_url: str, assignment: str, students: Sequence[str]) -> Scores:
+    """(student, notebook, cell) -> (manual, automatic) for cells with a manual score."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    out: Scores = {}
+    with Gradebook(db_url) as gb:
+        for s in students:
+            try:
+                sub = gb.find_submission(assignment, s)
+            except MissingEntry:
+                continue
+            for nb in sub.notebooks:
+                for g in nb.grades:
+                    if g.manual_score is not None:
+                        out[(s, nb.name, g.name)] = (g.manual_score, g.auto_score)
+    return out
+
+
+def _stale(before: Scores, after: Scores) -> dict[tuple[str, str, str],
+                                                   tuple[float, float, float]]:
+    out = {}
+    for key, (manual, auto) in before.items():
+        if key in after and after[key][0] == manual and after[key][1] != auto:
+            out[key] = (float(manual or 0), float(auto or 0), float(after[key][1] or 0))
+    return out
 
 
 def _not_submitted(db_url: str, assignment: str, submitted: set[str], only: Sequence[str]
