@@ -200,9 +200,10 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
         proc = _nbgrader(root, *args, check=False, env=env)
         return proc.returncode, proc.stdout + proc.stderr
 
+    warm_log = _warm_jax_cache(root, assignment, env)
     result = grade_batch(root, assignment, run, db_url=db_url, sandbox=not unsafe,
                          only=students)
-    (root / f"autograde-{assignment}.log").write_text(result.log, encoding="utf-8")
+    (root / f"autograde-{assignment}.log").write_text(warm_log + result.log, encoding="utf-8")
     export = _nbgrader(root, "export", "--to", str(csv_path), check=False)
     if export.returncode == 0:
         _add_outcome_columns(csv_path, assignment, result.outcomes)
@@ -225,6 +226,21 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
     failed = any(o.outcome in (Outcome.SANDBOX_FAILURE, Outcome.GRADER_ERROR)
                  for o in result.outcomes.values())
     return 1 if failed or export.returncode != 0 else 0
+
+
+def _warm_jax_cache(root: Path, assignment: str, env: dict[str, str]) -> str:
+    """Run the instructor's notebooks once with the JAX cache writable (course.grader._warm)."""
+    from course.grader._warm import needs_warm_up
+
+    source = root / "source" / assignment
+    if not needs_warm_up(source, env):
+        return ""
+    proc = subprocess.run([sys.executable, "-m", "course.grader._warm", str(source)], cwd=root,
+                          env=env, text=True, capture_output=True)
+    if proc.returncode != 0:
+        print(f"Warning: warming the JAX cache failed (grading goes on, slower): "
+              f"{proc.stderr.strip()[-500:]}", file=sys.stderr)
+    return f"== JAX cache warm-up ==\n{proc.stdout}{proc.stderr}\n"
 
 
 def _add_outcome_columns(csv_path: Path, assignment: str, outcomes: dict[str, Any]) -> None:

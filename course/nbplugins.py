@@ -114,7 +114,8 @@ class GuardedExecute(Execute):
                 NotebookRun(info["student"], info["assignment"], info.get("notebook", "?"),
                             outcome, detail, sandboxed=self.sandbox, cells_run=self._cells_run,
                             timed_out=tuple(self._timed_out), oom_kills=events[0],
-                            pids_max=events[1]).write_to(self._ledger(resources))
+                            pids_max=events[1], box=getattr(self._box_km, "box_name", "")
+                            ).write_to(self._ledger(resources))
 
     def _events(self) -> tuple[int, int]:
         get = getattr(self._box_km, "sandbox_events", None)

@@ -207,3 +207,13 @@ def test_precheck_finds_unsafe_and_broken_submissions(tmp_path: Path) -> None:
     assert problems["broken"][0] is Outcome.UNREADABLE and "part2" in problems["broken"][1]
     assert problems["partial"] == (Outcome.NOTEBOOK_MISSING, "missing: part2.ipynb")
     assert "ok" not in problems
+
+
+def test_a_manual_score_left_over_a_changed_automatic_one_is_stale() -> None:
+    from course.grader._batch import _stale
+
+    key, other = ("ann", "ps9", "q1"), ("bob", "ps9", "q1")
+    before = {key: (2.0, 0.0), other: (1.0, 1.0)}
+    after = {key: (2.0, 3.0), other: (1.0, 1.0)}  # ann's code now earns 3 automatically
+    assert _stale(before, after) == {key: (2.0, 0.0, 3.0)}
+    assert _stale(before, {key: (None, 3.0)}) == {}  # manual score reset: nothing stale

@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import socket
+import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -84,11 +85,18 @@ def _marked_processes() -> list[str]:
     return found
 
 
-def _sandbox_leftovers() -> list[str]:
-    left = [str(p) for p in Path("/tmp").glob("course-kernel-*")]
+def _sandbox_leftovers(root: Path) -> list[str]:
+    """This batch's boxes (named in its run records) still on disk or as cgroups (other
+    tests may be grading at the same time, so only this batch's names count)."""
+    boxes = {json.loads(p.read_text())["box"] for p in (root / ".grading").rglob("*.json")
+             if p.parent.parent.name == A}
+    assert len(boxes) >= len(ATTACKS) and "" not in boxes, boxes
+    left = [str(p) for p in Path(tempfile.gettempdir()).glob("course-kernel-*")
+            if p.name in boxes]
     for ctrl in ("memory", "pids", "unified", ""):
         base = Path("/sys/fs/cgroup") / ctrl
-        left += [str(p) for p in base.rglob("course-grading/*") if p.is_dir()]
+        left += [str(p) for p in base.rglob("course-grading/*")
+                 if p.is_dir() and p.name in boxes]
     return left
 
 
@@ -144,7 +152,7 @@ def batch(tmp_path_factory: pytest.TempPathFactory) -> Batch:
         listener.close()
     outcomes = json.loads((root / ".grading" / f"outcomes-{A}.json").read_text())
     return Batch(course, run, before, _hashes(root), connections, outcomes,
-                 _marked_processes() + _sandbox_leftovers())
+                 _marked_processes() + _sandbox_leftovers(root))
 
 
 def _submit_repaired(course: Course) -> None:

@@ -98,6 +98,26 @@ def _count(path: Path, key: str) -> int:
     return 0
 
 
+def _enable_v2(base: Path) -> None:
+    """Enable memory and pids for ``base``'s children. cgroup v2 forbids that while ``base``
+    itself holds processes (a delegated ``systemd-run --scope`` holds the grader), so those
+    move to a leaf ``base/course-grader`` first. (Only the root case is tested here.)"""
+    ctl = base / "cgroup.subtree_control"
+    if {"memory", "pids"} <= set(ctl.read_text().split()):
+        return
+    try:
+        ctl.write_text("+memory +pids")
+        return
+    except OSError:
+        pass
+    leaf = base / "course-grader"
+    leaf.mkdir(exist_ok=True)
+    for pid in (base / "cgroup.procs").read_text().split():
+        with contextlib.suppress(OSError):
+            (leaf / "cgroup.procs").write_text(pid)
+    _write(ctl, "+memory +pids")
+
+
 @dataclass
 class Cgroup:
     """The cgroup(s) of one sandboxed kernel: ``dirs`` maps controller -> directory
@@ -120,8 +140,8 @@ class Cgroup:
             if v2 is not None:
                 parent = v2 / PREFIX
                 if not parent.is_dir():
+                    _enable_v2(v2)
                     parent.mkdir(exist_ok=True)
-                    _write(v2 / "cgroup.subtree_control", "+memory +pids")
                     _write(parent / "cgroup.subtree_control", "+memory +pids")
                 d = parent / name
                 d.mkdir()

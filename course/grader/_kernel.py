@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_client.manager import AsyncKernelManager
-from traitlets import Int, List, Unicode
+from traitlets import Bool, Int, List, Unicode
 
 from ._cgroups import Cgroup, CgroupEvents
 from ._sandbox import HOME, SandboxLimits, bwrap_argv, entry_argv, make_cgroup
@@ -53,6 +53,9 @@ class SandboxKernelManager(AsyncKernelManager):
     tmp_mb = Int(512, help="Size of the box's /tmp and $HOME tmpfs (MiB)").tag(config=True)
     jax_cache = Unicode("", help="Host directory with a JAX compilation cache the kernel may "
                         "read (its writes stay in the box); '' for none").tag(config=True)
+    jax_cache_writable = Bool(False, help="Bind the JAX cache read-write: only for trusted "
+                              "code (course grade's warm-up with the instructor's notebook)"
+                              ).tag(config=True)
     pass_env = List(Unicode(), default_value=list(PASS_ENV),
                     help="Environment variables passed into the box (also every JAX_*)").tag(
                         config=True)
@@ -62,6 +65,8 @@ class SandboxKernelManager(AsyncKernelManager):
     _events: CgroupEvents | None = None
     _log_file: Any = None
     _log_tail: str = ""
+    #: Name of the last box (its directory in the temp dir and its cgroup), for the records.
+    box_name: str = ""
 
     def __repr__(self) -> str:
         return f"SandboxKernelManager(box={self._box}, cgroup={self._cgroup})"
@@ -90,6 +95,7 @@ class SandboxKernelManager(AsyncKernelManager):
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         limits = self.limits
         self._box = Path(tempfile.mkdtemp(prefix="course-kernel-")).resolve()
+        self.box_name = self._box.name
         run = self._box / "run"
         run.mkdir()
         self._events = None
@@ -101,13 +107,14 @@ class SandboxKernelManager(AsyncKernelManager):
         self.kernel_spec.interrupt_mode = "message"
         workdir = Path(kw.pop("cwd")) if kw.get("cwd") else None
         cmd, kw = await super()._async_pre_start_kernel(**kw)
-        extra = {}
+        extra: dict[str, Path] = {}
+        rw: dict[str, Path] = {}
         cache = self._jax_cache()
         if cache is not None:
-            extra[JAX_CACHE] = cache
+            (rw if self.jax_cache_writable else extra)[JAX_CACHE] = cache
         box_cmd = bwrap_argv([*cmd, "--transport=ipc"], run_dir=run, workdir=workdir,
                              assignment=workdir.name if workdir else "work",
-                             env=self.box_env(), limits=limits, extra_ro=extra)
+                             env=self.box_env(), limits=limits, extra_ro=extra, extra_rw=rw)
         self._log_file = (self._box / "kernel.log").open("wb")
         kw.update(cwd=str(self._box), env={"PATH": "/usr/bin:/bin"},
                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log_file)

@@ -67,6 +67,7 @@ class NotebookRun:
     timed_out: tuple[str, ...] = ()
     oom_kills: int = 0
     pids_max: int = 0
+    box: str = ""  # the sandbox's name (temp directory and cgroup), gone once it finished
 
     def __repr__(self) -> str:
         return (f"NotebookRun({self.student}/{self.assignment}/{self.notebook}: "

