@@ -181,7 +181,8 @@ def cmd_release(root: Path, assignments: Sequence[str]) -> int:
 
 
 def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = False,
-              students: Sequence[str] = ()) -> int:
+              students: Sequence[str] = (), jobs: int = 0, force: bool = False,
+              quiet: bool = False) -> int:
     """Autograde (sandboxed), export, report; exit 1 if any submission has no score."""
     from course.grader import sandbox_problem
     from course.grader._batch import grade_batch
@@ -202,7 +203,8 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
 
     warm_log = _warm_jax_cache(root, assignment, env)
     result = grade_batch(root, assignment, run, db_url=db_url, sandbox=not unsafe,
-                         only=students)
+                         only=students, jobs=jobs or os.cpu_count() or 1, force=force,
+                         quiet=quiet)
     (root / f"autograde-{assignment}.log").write_text(warm_log + result.log, encoding="utf-8")
     export = _nbgrader(root, "export", "--to", str(csv_path), check=False)
     if export.returncode == 0:
@@ -219,6 +221,9 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
         if outcome.detail:
             lines.insert(1, f"    {outcome.detail}")
         print("\n".join(lines))
+    if result.unchanged:
+        print(f"Not regraded (unchanged since last graded; --force regrades): "
+              f"{', '.join(result.unchanged)}")
     counts = Counter(o.outcome.value for o in result.outcomes.values())
     print("Outcomes: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     if export.returncode == 0:
@@ -288,6 +293,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     p.add_argument("--csv", type=Path, default=Path("grades.csv"))
     p.add_argument("--student", action="append", default=[], metavar="ID",
                    help="grade only this student (repeatable)")
+    p.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                   help="nbgrader processes grading at once (default: the machine's cores)")
+    p.add_argument("--force", action="store_true",
+                   help="regrade every submission, also those unchanged since last graded")
+    p.add_argument("--quiet", "-q", action="store_true", help="no progress bar (CI logs)")
     p.add_argument("--unsafe", action="store_true",
                    help="run student kernels WITHOUT the sandbox (trusted code only)")
     p = sub.add_parser("feedback", help="generate feedback HTML (hidden tests scrubbed)")
@@ -300,8 +310,11 @@ def main(argv: Iterable[str] | None = None) -> int:
         return cmd_expected(root, args.write)
     if args.cmd == "grade":
         csv_path = args.csv if args.csv.is_absolute() else root / args.csv
+        if args.jobs < 0:
+            ap.error(f"--jobs must be positive, got {args.jobs}")
         return cmd_grade(root, args.assignment, csv_path, unsafe=args.unsafe,
-                         students=args.student)
+                         students=args.student, jobs=args.jobs, force=args.force,
+                         quiet=args.quiet)
     return cmd_feedback(root, args.assignment)
 
 

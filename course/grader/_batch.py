@@ -16,9 +16,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+import sys
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +31,7 @@ from ._outcomes import (
     SubmissionOutcome,
     classify,
     ledger_dir,
+    read_outcomes,
     read_runs,
     write_outcomes,
 )
@@ -46,6 +51,8 @@ class BatchResult:
     #: (student, notebook, cell) -> (manual score, automatic score before, after): a manual
     #: score given before this regrade still overrides an automatic score that changed.
     stale: dict[tuple[str, str, str], tuple[float, float, float]] = field(default_factory=dict)
+    #: Students not regraded: their submission is unchanged since it was last graded.
+    unchanged: list[str] = field(default_factory=list)
 
     def __repr__(self) -> str:
         counts: dict[str, int] = {}
@@ -113,10 +120,23 @@ def in_gradebook(db_url: str, assignment: str) -> bool:
             return False
 
 
+def submission_digest(folder: Path) -> str:
+    """SHA-256 over the submission folder's file names and contents (what a rerun compares)."""
+    h = hashlib.sha256()
+    for p in sorted(folder.rglob("*")):
+        if p.is_file() and not p.is_symlink():
+            h.update(str(p.relative_to(folder)).encode() + b"\0" + p.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
 def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
-                sandbox: bool = True, only: Sequence[str] = ()) -> BatchResult:
+                sandbox: bool = True, only: Sequence[str] = (), jobs: int = 1,
+                force: bool = False, quiet: bool = True) -> BatchResult:
     """Grade every submission of ``assignment`` (or the students in ``only``); see the module
-    docstring. ``nbgrader(*args)`` runs one nbgrader command in the course root."""
+    docstring. ``nbgrader(*args)`` runs one nbgrader command in the course root. ``jobs``
+    nbgrader processes grade disjoint chunks of students at once (SQLite serializes their
+    short write transactions; each waits up to 10 minutes for the lock). Without ``force``, a
+    submission whose content is unchanged since it was last graded keeps that outcome."""
     notebooks = expected_notebooks(root, assignment)
     result = BatchResult()
     if not in_gradebook(db_url, assignment):
@@ -132,10 +152,19 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
         if unknown:
             raise SystemExit(f"No submission of {assignment!r} for: {', '.join(unknown)}")
         students = [s for s in students if s in only]
-    skipped = {s for s, (o, _) in problems.items() if o in (Outcome.REJECTED, Outcome.UNREADABLE)
-               or not any((root / "submitted" / s / assignment / f"{nb}.ipynb").is_file()
-                          for nb in notebooks)}
-    todo = [s for s in students if s not in skipped]
+    present = {s: [nb for nb in notebooks
+                   if (root / "submitted" / s / assignment / f"{nb}.ipynb").is_file()]
+               for s in students}
+    skipped = {s for s, (o, _) in problems.items()
+               if o in (Outcome.REJECTED, Outcome.UNREADABLE)} | {
+        s for s in students if not present[s]}
+    digests = {s: submission_digest(root / "submitted" / s / assignment) for s in students}
+    previous = read_outcomes(root, assignment)
+    unchanged = set() if force else {
+        s for s in students if s in previous and previous[s].digest == digests[s]
+        and previous[s].outcome.scored
+        and set(present[s]) <= set(read_runs(root, assignment, s))}
+    todo = [s for s in students if s not in skipped and s not in unchanged]
     runs = ledger_dir(root, assignment)
     for s in todo:
         for old in (runs / s).glob("*.json"):
@@ -143,31 +172,96 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
     manual_before = _manual_scores(db_url, assignment, todo)
     common = ["--force", f"--GuardedExecute.ledger={runs.parent}",
               f"--GuardedExecute.sandbox={sandbox}"]
-    if todo:
-        exclude = ",".join(sorted(skipped))
-        passes = ([["--student", s] for s in todo] if only else
-                  [[f"--CourseDirectory.student_id_exclude={exclude}"] if exclude else []])
-        for extra in passes:
-            code, log = nbgrader("autograde", assignment, *common, *extra)
-            result.log += log
-            result.returncode = max(result.returncode, code)
-        present = {s: [nb for nb in notebooks
-                       if (root / "submitted" / s / assignment / f"{nb}.ipynb").is_file()]
-                   for s in todo}
+    if db_url.startswith("sqlite:///") and jobs > 1:
+        common.append(f"--CourseDirectory.db_url={db_url}?timeout=600")
+    everyone = sorted(p.name for p in (root / "submitted").iterdir() if p.is_dir())
+    lock = threading.Lock()
+    with _Progress(root, assignment, {s: present[s] for s in todo}, quiet) as progress:
+        def run(chunk: list[str], label: str = "") -> None:
+            exclude = ",".join(sorted(set(everyone) - set(chunk)))
+            code, log = nbgrader("autograde", assignment, *common,
+                                 *([f"--CourseDirectory.student_id_exclude={exclude}"]
+                                   if exclude else []))
+            with lock:
+                result.log += label + log
+                result.returncode = max(result.returncode, code)
+
+        chunks = [todo[i::jobs] for i in range(max(1, jobs)) if todo[i::jobs]]
+        with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as pool:
+            list(pool.map(run, chunks))
         for s in todo:
-            if set(read_runs(root, assignment, s)) < set(present[s]):
-                code, log = nbgrader("autograde", assignment, *common, "--student", s)
-                result.log += f"\n== retry of {s} alone ==\n{log}"
+            if not set(present[s]) <= set(read_runs(root, assignment, s)):
+                run([s], f"\n== retry of {s} alone ==\n")
+        progress.update()
     for s in students:
+        if s in unchanged:
+            result.outcomes[s] = previous[s]
+            continue
         result.outcomes[s] = _decide(root, assignment, s, notebooks, problems.get(s))
+        result.outcomes[s].digest = digests[s]
     result.stale = _stale(manual_before, _manual_scores(db_url, assignment, todo))
     for (s, nb, cell), (manual, _auto, new) in sorted(result.stale.items()):
         o = result.outcomes[s]
         o.detail = "; ".join(d for d in (o.detail, f"STALE MANUAL SCORE {nb}/{cell}: "
                                          f"{manual:g} overrides the new automatic {new:g}") if d)
     result.outcomes.update(_not_submitted(db_url, assignment, set(students), only))
-    write_outcomes(root, assignment, result.outcomes)
+    result.unchanged = sorted(unchanged)
+    write_outcomes(root, assignment, {**previous, **result.outcomes} if only
+                   else result.outcomes)
     return result
+
+
+class _Progress:
+    """A tqdm bar over the notebooks to grade, advanced by the run records as they appear
+    (each nbgrader process writes them grader-side), with counts of graded / failed."""
+
+    def __init__(self, root: Path, assignment: str, todo: dict[str, list[str]],
+                 quiet: bool) -> None:
+        self.root, self.assignment, self.todo = root, assignment, todo
+        self.total = sum(len(v) for v in todo.values())
+        self.quiet = quiet or self.total == 0
+        self._stop = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"_Progress({self.assignment}, {self.total} notebooks)"
+
+    def __enter__(self) -> _Progress:
+        if not self.quiet:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=self.total, unit="nb", desc=f"grading {self.assignment}",
+                            file=sys.stderr)
+            self.thread = threading.Thread(target=self._poll, daemon=True)
+            self.thread.start()
+        return self
+
+    def update(self) -> None:
+        if self.quiet:
+            return
+        counts: dict[str, int] = {"graded": 0, "failed": 0, "flagged": 0}
+        done = 0
+        for s, nbs in self.todo.items():
+            for nb, run in read_runs(self.root, self.assignment, s).items():
+                if nb not in nbs:
+                    continue
+                done += 1
+                key = ("graded" if run.outcome is Outcome.GRADED else
+                       "failed" if not run.outcome.scored else "flagged")
+                counts[key] += 1
+        self.bar.n = done
+        self.bar.set_postfix(counts, refresh=False)
+        self.bar.refresh()
+
+    def _poll(self) -> None:
+        while not self._stop.wait(0.5):
+            self.update()
+
+    def __exit__(self, *exc: object) -> None:
+        if not self.quiet:
+            self._stop.set()
+            self.thread.join()
+            self.update()
+            self.bar.close()
 
 
 def _decide(root: Path, assignment: str, student: str, notebooks: Sequence[str],

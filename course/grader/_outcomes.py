@@ -109,6 +109,7 @@ class SubmissionOutcome:
     detail: str = ""
     sandboxed: bool = True
     notebooks: dict[str, str] = field(default_factory=dict)  # notebook -> its outcome
+    digest: str = ""  # SHA-256 of the submission folder when it was graded
 
     def __repr__(self) -> str:
         return f"SubmissionOutcome({self.student}: {self.outcome.value} {self.detail!r})"

@@ -1,0 +1,71 @@
+"""`course grade` on a fresh course, in parallel, and rerun: only new or changed submissions are
+graded again (by content), `--force` regrades everything, `--student` one student; the
+gradebook's scores and the outcomes stay right throughout."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from pipeline import Course, nbgrader_env, zoo
+
+pytestmark = pytest.mark.slow
+
+A = "ps1"
+FULL = 11.0
+
+
+def grade(course: Course, *args: str) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run([sys.executable, "-m", "course.cli", "--root", str(course.root),
+                           "grade", A, "--jobs", "2", *args], cwd=course.root,
+                          env=nbgrader_env(), capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def autograded_now(course: Course) -> set[str]:
+    log = (course.root / f"autograde-{A}.log").read_text()
+    return set(re.findall(rf"submitted/([^/]+)/{A}", log))
+
+
+def totals(course: Course) -> dict[str, float]:
+    return {s: sum(v.values()) for s, v in course.scores(A).items()}
+
+
+def test_rerun_grades_only_what_changed(tmp_path: Path) -> None:
+    course = Course.create(tmp_path / "c", [A], timeout=10)
+    bug = zoo(A)["process_order"]
+    for s in ("ann", "bob", "cat"):
+        course.submit(s, A, course.submission(A, name=s))
+    course.submit("dan", A, course.submission(A, bug, name="dan"))
+
+    first = grade(course)
+    assert autograded_now(course) == {"ann", "bob", "cat", "dan"}
+    assert totals(course) == {"ann": FULL, "bob": FULL, "cat": FULL, "dan": 6.0}
+    assert "grading ps1" in first.stderr  # the progress bar
+
+    again = grade(course, "--quiet")
+    assert autograded_now(course) == set()
+    assert "Not regraded (unchanged since last graded; --force regrades): ann, bob, cat, dan" \
+        in again.stdout
+    assert "grading ps1" not in again.stderr
+    assert totals(course)["dan"] == 6.0
+
+    course.submit("dan", A, course.submission(A, name="dan"))  # dan resubmits, fixed
+    grade(course, "--quiet")
+    assert autograded_now(course) == {"dan"}
+    assert totals(course)["dan"] == FULL
+    outcomes = json.loads((course.root / ".grading" / f"outcomes-{A}.json").read_text())
+    assert {o["outcome"] for o in outcomes.values()} == {"graded"} and len(outcomes) == 4
+
+    grade(course, "--quiet", "--force")
+    assert autograded_now(course) == {"ann", "bob", "cat", "dan"}
+    grade(course, "--quiet", "--force", "--student", "bob")
+    assert autograded_now(course) == {"bob"}
+    assert totals(course) == dict.fromkeys(("ann", "bob", "cat", "dan"), FULL)
+    outcomes = json.loads((course.root / ".grading" / f"outcomes-{A}.json").read_text())
+    assert len(outcomes) == 4  # grading one student keeps the others' outcomes
