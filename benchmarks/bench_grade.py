@@ -2,7 +2,8 @@
 
 A temporary course (tests/pipeline.py's harness) gets N copies of ps1's solution; ``course
 grade ps1`` grades them once in the sandbox and once with ``--unsafe`` (alternating, ``--repeat``
-times each; the median counts). Per submission: wall seconds of the whole command divided by N.
+times each, ``--force``: every run grades every submission; the median counts). Per
+submission: wall seconds of the whole command divided by N (with ``--jobs`` = the cores).
 Also timed: starting one sandboxed kernel vs a plain one (jupyter_client, 5 starts each).
 
 Run: .venv/bin/python benchmarks/bench_grade.py [--students N] [--repeat R]
@@ -27,7 +28,8 @@ from pipeline import Course, nbgrader_env
 
 
 def grade(course: Course, unsafe: bool) -> float:
-    args = [sys.executable, "-m", "course.cli", "--root", str(course.root), "grade", "ps1"]
+    args = [sys.executable, "-m", "course.cli", "--root", str(course.root), "grade", "ps1",
+            "--force", "--quiet"]
     start = time.perf_counter()
     proc = subprocess.run([*args, *(["--unsafe"] if unsafe else [])], cwd=course.root,
                           env=nbgrader_env(), capture_output=True, text=True)

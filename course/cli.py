@@ -5,6 +5,8 @@
     course grade ASSIGNMENT           autograde every submission in submitted/ (each kernel in
                                       the sandbox), export grades.csv with each submission's
                                       outcome, print a report (timeouts, dead kernels, ...)
+    course report ASSIGNMENT          per question: pass rate, points, frequent failures; who has
+                                      no score or manual grading pending; charts + HTML
     course feedback ASSIGNMENT        generate feedback HTML (hidden tests scrubbed)
 
 Everything runs nbgrader with the course root (the folder holding ``nbgrader_config.py``) as
@@ -269,6 +271,16 @@ def _add_outcome_columns(csv_path: Path, assignment: str, outcomes: dict[str, An
         writer.writerows(rows)
 
 
+def cmd_report(root: Path, assignment: str) -> int:
+    from course.grader._report import build_report, write_report
+
+    rep = build_report(root, assignment, f"sqlite:///{root / 'gradebook.db'}")
+    page = write_report(rep, root / "reports")
+    print(rep.markdown())
+    print(f"HTML report with charts: {page}")
+    return 0
+
+
 def cmd_feedback(root: Path, assignment: str) -> int:
     _nbgrader(root, "generate_feedback", assignment, "--force")
     print(f"Feedback written to {root / 'feedback'}/<student>/{assignment}/")
@@ -300,6 +312,8 @@ def main(argv: Iterable[str] | None = None) -> int:
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar (CI logs)")
     p.add_argument("--unsafe", action="store_true",
                    help="run student kernels WITHOUT the sandbox (trusted code only)")
+    p = sub.add_parser("report", help="per-question pass rates, frequent failures, charts")
+    p.add_argument("assignment")
     p = sub.add_parser("feedback", help="generate feedback HTML (hidden tests scrubbed)")
     p.add_argument("assignment")
     args = ap.parse_args(list(argv) if argv is not None else None)
@@ -315,6 +329,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         return cmd_grade(root, args.assignment, csv_path, unsafe=args.unsafe,
                          students=args.student, jobs=args.jobs, force=args.force,
                          quiet=args.quiet)
+    if args.cmd == "report":
+        return cmd_report(root, args.assignment)
     return cmd_feedback(root, args.assignment)
 
 

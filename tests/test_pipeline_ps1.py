@@ -222,3 +222,38 @@ def test_feedback_has_messages_but_no_hidden_test_code(graded: Graded) -> None:
     # ... and students still get the explanation the hidden test wrote for them.
     assert "Wrong Lamport timestamps on random trace" in texts["process_order"]
     assert "break the clock condition" in texts["receive_only_if_behind"]
+
+
+def test_report_counts_what_the_gradebook_says(graded: Graded) -> None:
+    """`course report ps1`: pass rates recomputed here from the scores, the zoo's typical
+    failure grouped, manual grading pending for everyone, two charts in one HTML page."""
+    import subprocess
+    import sys
+
+    root = graded.course.root
+    proc = subprocess.run([sys.executable, "-m", "course.cli", "--root", str(root), "report",
+                           A], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    md = proc.stdout
+    n = len(graded.scores)
+    assert f"# {A}: {n} graded submission(s)" in md
+    for cell, points in POINTS.items():
+        passed = sum(1 for s in graded.scores.values() if s[cell] >= points)
+        assert f"| {cell} | {points:g} | {passed / n:.0%} |" in md, cell
+    from course.grader._report import build_report
+
+    rep = build_report(root, A, f"sqlite:///{root / 'gradebook.db'}")
+    for cell, points in POINTS.items():  # every lost cell has exactly one failure counted
+        lost = sum(1 for sc in graded.scores.values() if sc[cell] < points)
+        assert sum(rep.questions[cell].failures.values()) == lost, cell
+    top = rep.questions["ps1_ts_random"].failures.most_common(1)[0][0]
+    assert top.startswith("AssertionError: Wrong Lamport timestamps on random trace"), top
+    assert f"`{top}`" in md
+    # nbgrader scores an untouched written answer 0 without asking for manual grading.
+    assert set(rep.manual_pending) == set(graded.scores) - {"untouched"}
+    assert f"Manual grading pending ({n - 1} students" in md
+    pngs = sorted((root / "reports").glob(f"{A}-*.png"))
+    assert [p.name for p in pngs] == [f"{A}-pass-rates.png", f"{A}-scores.png"]
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
+    page = (root / "reports" / f"{A}-report.html").read_text()
+    assert page.count("data:image/png;base64,") == 2 and "<table>" in page

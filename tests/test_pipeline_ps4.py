@@ -11,9 +11,9 @@ courses, one autograde call each:
   unset: ``course grade`` defaults it to 4): the solution and two fakes whose values are right
   on any device count but which are not parallel.
 
-A correct answer and each fake must score the same on every device count. The runs share a
-persistent JAX compilation cache (as ``course grade`` sets one up), so a program compiled for
-one submission is not compiled again for the next.
+A correct answer and each fake must score the same on every device count. Each chain of runs
+has a persistent JAX compilation cache; sandboxed kernels only read it, and ``course grade``
+(the 4-device course) first fills it by running the instructor's notebook.
 """
 
 from __future__ import annotations
