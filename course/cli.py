@@ -184,7 +184,7 @@ def cmd_release(root: Path, assignments: Sequence[str]) -> int:
 
 def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = False,
               students: Sequence[str] = (), jobs: int = 0, force: bool = False,
-              quiet: bool = False) -> int:
+              quiet: bool = False, from_zip: Path | None = None, lms: str = "canvas") -> int:
     """Autograde (sandboxed), export, report; exit 1 if any submission has no score."""
     from course.grader import sandbox_problem
     from course.grader._batch import grade_batch
@@ -203,7 +203,19 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
         proc = _nbgrader(root, *args, check=False, env=env)
         return proc.returncode, proc.stdout + proc.stderr
 
-    warm_log = _warm_jax_cache(root, assignment, env)
+    zip_log = ""
+    if from_zip is not None:
+        from course.grader._lms import collect_zip
+
+        got = collect_zip(root, assignment, from_zip, lms, run)
+        zip_log = f"== nbgrader zip_collect ==\n{got.log}\n"
+        print(f"Collected {len(got.students)} student(s) from {from_zip.name} ({lms} names)")
+        if got.unmatched:
+            print(f"NOT COLLECTED: {len(got.unmatched)} file(s) whose names do not follow "
+                  f"{lms}'s pattern (rename them or collect by hand):")
+            for name in got.unmatched:
+                print(f"    {name}")
+    warm_log = zip_log + _warm_jax_cache(root, assignment, env)
     result = grade_batch(root, assignment, run, db_url=db_url, sandbox=not unsafe,
                          only=students, jobs=jobs or os.cpu_count() or 1, force=force,
                          quiet=quiet)
@@ -310,6 +322,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     p.add_argument("--force", action="store_true",
                    help="regrade every submission, also those unchanged since last graded")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar (CI logs)")
+    p.add_argument("--from-zip", type=Path, metavar="FILE",
+                   help="collect an LMS bulk download into submitted/ first (nbgrader "
+                        "zip_collect)")
+    p.add_argument("--lms", default="canvas", choices=["canvas", "moodle", "blackboard"],
+                   help="file-name convention of --from-zip (default: canvas)")
     p.add_argument("--unsafe", action="store_true",
                    help="run student kernels WITHOUT the sandbox (trusted code only)")
     p = sub.add_parser("report", help="per-question pass rates, frequent failures, charts")
@@ -328,7 +345,7 @@ def main(argv: Iterable[str] | None = None) -> int:
             ap.error(f"--jobs must be positive, got {args.jobs}")
         return cmd_grade(root, args.assignment, csv_path, unsafe=args.unsafe,
                          students=args.student, jobs=args.jobs, force=args.force,
-                         quiet=args.quiet)
+                         quiet=args.quiet, from_zip=args.from_zip, lms=args.lms)
     if args.cmd == "report":
         return cmd_report(root, args.assignment)
     return cmd_feedback(root, args.assignment)

@@ -69,3 +69,37 @@ def test_rerun_grades_only_what_changed(tmp_path: Path) -> None:
     assert totals(course) == dict.fromkeys(("ann", "bob", "cat", "dan"), FULL)
     outcomes = json.loads((course.root / ".grading" / f"outcomes-{A}.json").read_text())
     assert len(outcomes) == 4  # grading one student keeps the others' outcomes
+
+
+@pytest.mark.parametrize("lms", ["canvas", "moodle", "blackboard"])
+def test_from_zip_collects_lms_names_and_lists_the_rest(tmp_path: Path, lms: str) -> None:
+    """An LMS bulk download: each LMS's file names, a late and a renamed resubmission
+    (Canvas), a stray file and a wrongly named notebook, which are listed, not dropped."""
+    import zipfile
+
+    import nbformat
+
+    from course.grader._lms import PATTERNS
+
+    course = Course.create(tmp_path / "c", [A], timeout=10)
+    good = nbformat.writes(course.submission(A))
+    bad = nbformat.writes(course.submission(A, zoo(A)["process_order"]))
+    names = {
+        "canvas": {"doeann_1001_555_ps1.ipynb": good, "roebob_late_1002_556_ps1-1.ipynb": bad},
+        "moodle": {"Ann Doe_1001_assignsubmission_file_ps1.ipynb": good,
+                   "Bob Roe_1002_assignsubmission_file_ps1.ipynb": bad},
+        "blackboard": {"ps1_1001_attempt_2025-10-06-12-00-00_ps1.ipynb": good,
+                       "ps1_1002_attempt_2025-10-07-09-30-00_ps1.ipynb": bad},
+    }[lms]
+    archive = tmp_path / "download.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        for name, text in names.items():
+            z.writestr(name, text)
+        z.writestr("notes.txt", "stray")
+        z.writestr("my homework.ipynb", good)
+    assert all(re.match(PATTERNS[lms], f"/x/{n}") for n in names)
+    proc = grade(course, "--quiet", "--from-zip", str(archive), "--lms", lms)
+    assert "Collected 2 student(s)" in proc.stdout
+    listed = proc.stdout.split("NOT COLLECTED: 2 file(s)")[1]
+    assert "notes.txt" in listed and "my homework.ipynb" in listed
+    assert totals(course) == {"1001": FULL, "1002": 6.0}
