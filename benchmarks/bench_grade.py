@@ -4,7 +4,8 @@ A temporary course (tests/pipeline.py's harness) gets N copies of ps1's solution
 grade ps1`` grades them once in the sandbox and once with ``--unsafe`` (alternating, ``--repeat``
 times each, ``--force``: every run grades every submission; the median counts). Per
 submission: wall seconds of the whole command divided by N (with ``--jobs`` = the cores).
-Also timed: starting one sandboxed kernel vs a plain one (jupyter_client, 5 starts each).
+Also timed: starting one sandboxed kernel vs a plain one (jupyter_client, 5 starts each), and
+the sandboxed batch with ``--jobs 1`` (one nbgrader process, sequential) against the default.
 
 Run: .venv/bin/python benchmarks/bench_grade.py [--students N] [--repeat R]
 """
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import platform
 import statistics
 import subprocess
@@ -27,9 +29,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from pipeline import Course, nbgrader_env
 
 
-def grade(course: Course, unsafe: bool) -> float:
+def grade(course: Course, unsafe: bool, jobs: int = 0) -> float:
     args = [sys.executable, "-m", "course.cli", "--root", str(course.root), "grade", "ps1",
-            "--force", "--quiet"]
+            "--force", "--quiet", *(["--jobs", str(jobs)] if jobs else [])]
     start = time.perf_counter()
     proc = subprocess.run([*args, *(["--unsafe"] if unsafe else [])], cwd=course.root,
                           env=nbgrader_env(), capture_output=True, text=True)
@@ -68,17 +70,23 @@ def main() -> None:
         for i in range(args.students):
             course.submit(f"student{i:03d}", "ps1", course.submission("ps1"))
         times: dict[bool, list[float]] = {False: [], True: []}
+        serial: list[float] = []
         for _ in range(args.repeat):
             for unsafe in (True, False):
                 times[not unsafe].append(grade(course, unsafe) / args.students)
+            serial.append(grade(course, False, jobs=1) / args.students)
     print(f"# bench_grade: {args.students} ps1 submissions, {args.repeat} runs each, "
           f"{cpu_model()}, {platform.python_version()}")
     print(f"{'what':<34}{'plain':>10}{'sandbox':>10}{'overhead':>10}")
+    print(f"{'  (parallel: --jobs = cores)':<34}")
     for label, plain, boxed in (
             ("kernel start (s, median of 5)", starts[False], starts[True]),
             ("course grade, s per submission", times[False], times[True])):
         p, b = statistics.median(plain), statistics.median(boxed)
         print(f"{label:<34}{p:>10.2f}{b:>10.2f}{(b - p) / p:>+10.1%}")
+    one, many = statistics.median(serial), statistics.median(times[True])
+    print(f"sandboxed, s per submission: --jobs 1 {one:.2f}, --jobs {os.cpu_count()} "
+          f"{many:.2f}: {one / many:.2f}x faster in parallel")
 
 
 if __name__ == "__main__":

@@ -222,7 +222,7 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
     (root / f"autograde-{assignment}.log").write_text(warm_log + result.log, encoding="utf-8")
     export = _nbgrader(root, "export", "--to", str(csv_path), check=False)
     if export.returncode == 0:
-        _add_outcome_columns(csv_path, assignment, result.outcomes)
+        _add_outcome_columns(root, csv_path, assignment, result.outcomes)
     reports = batch_report(root, assignment, db_url) if result.outcomes else {}
     print(f"== {assignment}: {len(result.outcomes)} submission(s), "
           f"{'sandboxed' if not unsafe else 'NOT SANDBOXED (--unsafe)'}, kernels with "
@@ -262,21 +262,28 @@ def _warm_jax_cache(root: Path, assignment: str, env: dict[str, str]) -> str:
     return f"== JAX cache warm-up ==\n{proc.stdout}{proc.stderr}\n"
 
 
-def _add_outcome_columns(csv_path: Path, assignment: str, outcomes: dict[str, Any]) -> None:
-    """Add outcome, outcome_detail and sandboxed to this assignment's rows of grades.csv."""
+def _add_outcome_columns(root: Path, csv_path: Path, assignment: str,
+                         outcomes: dict[str, Any]) -> None:
+    """Add outcome, outcome_detail and sandboxed to every row of grades.csv: this run's
+    outcomes for ``assignment``, each other assignment's from its outcome table. A student
+    with an outcome but no gradebook row (e.g. rejected) gets a row of its own."""
+    from course.grader import read_outcomes
     from course.grader._batch import outcome_columns
 
     rows = read_export(csv_path)
-    cols = outcome_columns(outcomes)
+    tables = {a: outcome_columns(read_outcomes(root, a))
+              for a in {r.get("assignment", "") for r in rows} - {assignment}}
+    tables[assignment] = outcome_columns(outcomes)
     names = list(rows[0]) if rows else ["assignment", "student_id"]
     extra = ["outcome", "outcome_detail", "sandboxed"]
     seen = set()
     for row in rows:
-        if row.get("assignment") == assignment:
-            seen.add(row.get("student_id", ""))
-            row.update(cols.get(row.get("student_id", ""), dict.fromkeys(extra, "")))
-    for student in sorted(set(cols) - seen):  # no score in the gradebook: still listed
-        rows.append({"assignment": assignment, "student_id": student, **cols[student]})
+        a, s = row.get("assignment", ""), row.get("student_id", "")
+        seen.add((a, s))
+        row.update(tables.get(a, {}).get(s, dict.fromkeys(extra, "")))
+    for student in sorted(set(tables[assignment]) - {s for a, s in seen if a == assignment}):
+        rows.append({"assignment": assignment, "student_id": student,
+                     **tables[assignment][student]})
     with csv_path.open("w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, [*[n for n in names if n not in extra], *extra], restval="")
         writer.writeheader()

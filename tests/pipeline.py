@@ -51,6 +51,12 @@ import nbformat
 import pytest
 from nbformat.notebooknode import NotebookNode
 
+from course.grader._synth import (  # shared with `make demo`
+    build_submission,
+    load_snippet,
+    solutions,
+)
+
 REPO = Path(__file__).resolve().parents[1]
 ZOO = Path(__file__).resolve().parent / "zoo"
 BIN = Path(sys.executable).parent
@@ -73,20 +79,6 @@ def nbgrader_env(overrides: Mapping[str, str | None] | None = None) -> dict[str,
     return env
 
 
-def grade_id(cell: NotebookNode) -> str | None:
-    return cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
-
-
-def is_answer(cell: NotebookNode) -> bool:
-    """A cell the student writes in: an nbgrader solution cell (code, or a written answer)."""
-    return bool(cell.get("metadata", {}).get("nbgrader", {}).get("solution", False))
-
-
-def strip_markers(source: str, markers: Sequence[str] = SOLUTION_MARKERS) -> str:
-    """``source`` without the marker lines (what the instructor's solution runs)."""
-    return "\n".join(ln for ln in source.split("\n") if ln.strip() not in markers)
-
-
 def region_lines(source: str, markers: Sequence[str]) -> list[str]:
     """The lines strictly between each pair of marker lines."""
     out, inside = [], False
@@ -98,21 +90,6 @@ def region_lines(source: str, markers: Sequence[str]) -> list[str]:
         elif inside:
             out.append(line)
     return out
-
-
-def load_snippet(path: Path) -> dict[str, str]:
-    """The ``# %% <grade_id>`` sections of a zoo file."""
-    sections: dict[str, list[str]] = {}
-    current: list[str] | None = None
-    for line in path.read_text(encoding="utf-8").split("\n"):
-        m = re.fullmatch(r"# %% (\S+)\s*", line)
-        if m:
-            current = sections.setdefault(m[1], [])
-        elif current is not None:
-            current.append(line)
-    if not sections:
-        raise ValueError(f"{path}: no '# %% <grade_id>' sections")
-    return {k: "\n".join(v).strip("\n") + "\n" for k, v in sections.items()}
 
 
 def zoo(assignment: str, root: Path = ZOO) -> dict[str, dict[str, str]]:
@@ -201,8 +178,7 @@ class Course:
 
     def solutions(self, assignment: str, notebook: str | None = None) -> dict[str, str]:
         """The instructor's answers (code and written), markers removed: {grade_id: text}."""
-        return {grade_id(c): strip_markers(c.source)
-                for c in self.source_notebook(assignment, notebook).cells if is_answer(c)}
+        return solutions(self.source_notebook(assignment, notebook))
 
     def submission(self, assignment: str, cells: Mapping[str, str] | None = None, *,
                    fill: bool = True, delete: Iterable[str] = (), notebook: str | None = None,
@@ -211,27 +187,8 @@ class Course:
         given, else by the instructor's solution (``fill``; written answers too) or left as
         released. Cells whose grade_id is in ``delete`` are removed (as a student might)."""
         nb = self.release_notebook(assignment, notebook)
-        cells = dict(cells or {})
-        known = {grade_id(c) for c in nb.cells if is_answer(c)}
-        unknown = set(cells) - known
-        if unknown:
-            raise KeyError(f"No answer cells {sorted(unknown)} in {assignment} "
-                           f"(answer cells: {sorted(known)})")
-        solutions = self.solutions(assignment, notebook) if fill else {}
-        for cell in nb.cells:
-            gid = grade_id(cell)
-            if is_answer(cell) and gid in cells:
-                cell.source = cells[gid]
-            elif is_answer(cell) and gid in solutions:
-                cell.source = solutions[gid]
-            if cell.cell_type == "code" and cell.source.startswith('NAME = ""'):
-                cell.source = f'NAME = "{name}"\nCOLLABORATORS = ""'
-        drop = set(delete)
-        missing = drop - {grade_id(c) for c in nb.cells}
-        if missing:
-            raise KeyError(f"Cannot delete {sorted(missing)}: no such cells")
-        nb.cells = [c for c in nb.cells if grade_id(c) not in drop]
-        return nb
+        answers = self.solutions(assignment, notebook) if fill else {}
+        return build_submission(nb, answers, cells, delete=delete, name=name)
 
     def submit(self, student: str, assignment: str, nb: NotebookNode,
                notebook: str | None = None) -> Path:

@@ -103,3 +103,25 @@ def test_from_zip_collects_lms_names_and_lists_the_rest(tmp_path: Path, lms: str
     listed = proc.stdout.split("NOT COLLECTED: 2 file(s)")[1]
     assert "notes.txt" in listed and "my homework.ipynb" in listed
     assert totals(course) == {"1001": FULL, "1002": 6.0}
+
+
+def test_parallel_grading_gives_the_same_gradebook_as_sequential(tmp_path: Path) -> None:
+    """The same batch in two fresh courses, with --jobs 1 and --jobs 3: identical scores
+    per cell and identical outcomes (the pool and SQLite's locking lose nothing)."""
+    snippets = zoo(A)
+    results = []
+    for jobs in ("1", "3"):
+        course = Course.create(tmp_path / f"jobs{jobs}", [A], timeout=10)
+        course.submit("solution", A, course.submission(A))
+        course.submit("untouched", A, course.submission(A, fill=False))
+        for name in ("process_order", "kills_kernel", "shared_clock", "no_tick_on_send"):
+            course.submit(name, A, course.submission(A, snippets[name]))
+        proc = subprocess.run([sys.executable, "-m", "course.cli", "--root", str(course.root),
+                               "grade", A, "--quiet", "--jobs", jobs], cwd=course.root,
+                              env=nbgrader_env(), capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-3000:]
+        outcomes = json.loads((course.root / ".grading" / f"outcomes-{A}.json").read_text())
+        results.append((course.scores(A), {s: (o["outcome"], o["detail"])
+                                           for s, o in outcomes.items()}))
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 6 and results[0][1]["kills_kernel"][0] == "kernel died"

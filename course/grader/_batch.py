@@ -229,8 +229,9 @@ class _Progress:
         if not self.quiet:
             from tqdm import tqdm
 
+            tty = sys.stderr.isatty()  # in a log (CI), one line every 10 s is plenty
             self.bar = tqdm(total=self.total, unit="nb", desc=f"grading {self.assignment}",
-                            file=sys.stderr)
+                            file=sys.stderr, mininterval=0.5 if tty else 10)
             self.thread = threading.Thread(target=self._poll, daemon=True)
             self.thread.start()
         return self
