@@ -71,7 +71,33 @@ def test_rerun_grades_only_what_changed(tmp_path: Path) -> None:
     assert len(outcomes) == 4  # grading one student keeps the others' outcomes
 
 
-@pytest.mark.parametrize("lms", ["canvas", "moodle", "blackboard"])
+#: File names as each LMS writes them (-> student id, notebook), and names that must not match.
+LMS_NAMES = {
+    "canvas": {"doeann_1001_555_ps1.ipynb": ("1001", "ps1"),
+               "roebob_late_1002_556_ps1-1.ipynb": ("1002", "ps1")},
+    "moodle": {"Ann Doe_1001_assignsubmission_file_ps1.ipynb": ("1001", "ps1")},
+    "blackboard": {"ps1_jdoe_attempt_2025-10-06-12-00-00_ps1.ipynb": ("jdoe", "ps1")},
+}
+NOT_LMS = ["notes.txt", "my homework.ipynb", "ps1.ipynb", "doeann_ps1.ipynb"]
+
+
+@pytest.mark.parametrize("lms", sorted(LMS_NAMES))
+def test_lms_patterns_as_nbgrader_applies_them(lms: str) -> None:
+    """nbgrader's own FileNameCollectorPlugin (which matches absolute paths) with each
+    pattern: the student id and notebook of each LMS name, nothing from stray files."""
+    from nbgrader.plugins import FileNameCollectorPlugin
+
+    from course.grader._lms import PATTERNS
+
+    plugin = FileNameCollectorPlugin(named_regexp=PATTERNS[lms])
+    for name, (student, nb) in LMS_NAMES[lms].items():
+        got = plugin.collect(f"/course/downloaded/ps1/extracted/x/{name}")
+        assert got is not None and (got["student_id"], got["file_id"]) == (student, nb), name
+    for name in NOT_LMS:
+        assert plugin.collect(f"/course/downloaded/ps1/extracted/{name}") is None, name
+
+
+@pytest.mark.parametrize("lms", ["canvas"])
 def test_from_zip_collects_lms_names_and_lists_the_rest(tmp_path: Path, lms: str) -> None:
     """An LMS bulk download: each LMS's file names, a late and a renamed resubmission
     (Canvas), a stray file and a wrongly named notebook, which are listed, not dropped."""
