@@ -239,7 +239,8 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
         print(f"Not regraded (unchanged since last graded; --force regrades): "
               f"{', '.join(result.unchanged)}")
     counts = Counter(o.outcome.value for o in result.outcomes.values())
-    print("Outcomes: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
+    print("Outcomes: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or
+                          f"none (no submitted/<student>/{assignment}/ folder)"))
     if export.returncode == 0:
         print(f"Grades exported to {csv_path} (log: autograde-{assignment}.log)")
     failed = any(o.outcome in (Outcome.SANDBOX_FAILURE, Outcome.GRADER_ERROR)
@@ -341,6 +342,10 @@ def main(argv: Iterable[str] | None = None) -> int:
     p = sub.add_parser("feedback", help="generate feedback HTML (hidden tests scrubbed)")
     p.add_argument("assignment")
     args = ap.parse_args(list(argv) if argv is not None else None)
+    # nbgrader's Gradebook shells out to `alembic`, which lives beside this interpreter.
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
     root = find_root(args.root)
     if args.cmd == "release":
         return cmd_release(root, args.assignments)

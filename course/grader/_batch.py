@@ -174,7 +174,7 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
               f"--GuardedExecute.sandbox={sandbox}"]
     if db_url.startswith("sqlite:///") and jobs > 1:
         common.append(f"--CourseDirectory.db_url={db_url}?timeout=600")
-    everyone = sorted(p.name for p in (root / "submitted").iterdir() if p.is_dir())
+    everyone = sorted(p.name for p in (root / "submitted").glob("*") if p.is_dir())
     lock = threading.Lock()
     with _Progress(root, assignment, {s: present[s] for s in todo}, quiet) as progress:
         def run(chunk: list[str], label: str = "") -> None:
