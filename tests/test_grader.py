@@ -217,3 +217,40 @@ def test_a_manual_score_left_over_a_changed_automatic_one_is_stale() -> None:
     after = {key: (2.0, 3.0), other: (1.0, 1.0)}  # ann's code now earns 3 automatically
     assert _stale(before, after) == {key: (2.0, 0.0, 3.0)}
     assert _stale(before, {key: (None, 3.0)}) == {}  # manual score reset: nothing stale
+
+
+def test_a_student_left_without_record_is_retried_alone_then_a_grader_error(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The batch "crashes" after ann (no record for bob or cat); bob's retry alone works,
+    cat's does not: ann and bob are graded, cat ends as a grader error, nobody is lost."""
+    from course.grader import _batch
+
+    monkeypatch.setattr(_batch, "in_gradebook", lambda db, a: True)
+    monkeypatch.setattr(_batch, "_manual_scores", lambda db, a, s: {})
+    monkeypatch.setattr(_batch, "_not_submitted", lambda db, a, s, o: {})
+    (tmp_path / "release" / "ps9").mkdir(parents=True)
+    nbformat.write(nbformat.v4.new_notebook(), tmp_path / "release" / "ps9" / "part1.ipynb")
+    for s in ("ann", "bob", "cat"):
+        (tmp_path / "submitted" / s / "ps9").mkdir(parents=True)
+        nbformat.write(nbformat.v4.new_notebook(),
+                       tmp_path / "submitted" / s / "ps9" / "part1.ipynb")
+    calls: list[set[str]] = []
+
+    def nbgrader(*args: str) -> tuple[int, str]:
+        excluded = {x for a in args if a.startswith("--CourseDirectory.student_id_exclude=")
+                    for x in a.split("=", 1)[1].split(",") if x}
+        chunk = {"ann", "bob", "cat"} - excluded
+        calls.append(chunk)
+        runs = tmp_path / ".grading" / "runs"
+        if len(calls) == 1:  # the batch: dies after the first student
+            NotebookRun("ann", "ps9", "part1", Outcome.GRADED).write_to(runs)
+            return 1, "killed"
+        if chunk == {"bob"}:
+            NotebookRun("bob", "ps9", "part1", Outcome.GRADED).write_to(runs)
+        return 1 if chunk == {"cat"} else 0, ""
+
+    result = _batch.grade_batch(tmp_path, "ps9", nbgrader, db_url="sqlite://", jobs=1)
+    assert calls == [{"ann", "bob", "cat"}, {"bob"}, {"cat"}]
+    assert {s: o.outcome for s, o in result.outcomes.items()} == {
+        "ann": Outcome.GRADED, "bob": Outcome.GRADED, "cat": Outcome.GRADER_ERROR}
+    assert "retry of bob alone" in result.log
