@@ -141,12 +141,13 @@ def bwrap_argv(command: list[str], *, run_dir: Path, workdir: Path | None, assig
     for name in ETC:
         if (Path("/etc") / name).exists():
             argv += _ro(Path("/etc") / name)
-    for root in _readonly_roots():
-        argv += _ro(root)
+    # The tmpfs first: a virtualenv or course checkout under /tmp (a CI clone) is bound on top.
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
-             "--size", str(limits.tmp_mb << 20), "--tmpfs", HOME,
-             "--bind", str(run_dir), str(run_dir)]
+             "--size", str(limits.tmp_mb << 20), "--tmpfs", HOME]
+    for root in _readonly_roots():
+        argv += _ro(root)
+    argv += ["--bind", str(run_dir), str(run_dir)]
     for inside, host in (extra_ro or {}).items():
         argv += ["--ro-bind", str(host), inside]
     for inside, host in (extra_rw or {}).items():
