@@ -254,3 +254,21 @@ def test_a_student_left_without_record_is_retried_alone_then_a_grader_error(
     assert {s: o.outcome for s, o in result.outcomes.items()} == {
         "ann": Outcome.GRADED, "bob": Outcome.GRADED, "cat": Outcome.GRADER_ERROR}
     assert "retry of bob alone" in result.log
+
+
+def test_read_only_roots_under_tmp_stay_visible(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """A checkout under /tmp (CI clones there): its venv and package are bound over the box's
+    own /tmp, not hidden by it, and stay read-only."""
+    from course.grader import _sandbox
+
+    ro = tmp_path / "checkout"
+    ro.mkdir()
+    (ro / "marker.txt").write_text("visible")
+    real = _sandbox._readonly_roots()
+    monkeypatch.setattr(_sandbox, "_readonly_roots", lambda: [*real, ro])
+    code = (f"print(open({str(ro / 'marker.txt')!r}).read())\n"
+            f"try:\n    open({str(ro / 'x')!r}, 'w')\n    print('writable')\n"
+            f"except OSError:\n    print('read-only')\n")
+    proc = _box(tmp_path, code)
+    assert proc.stdout.split() == ["visible", "read-only"], proc.stderr
