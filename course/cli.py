@@ -7,6 +7,7 @@
                                       outcome, print a report (timeouts, dead kernels, ...)
     course report ASSIGNMENT          per question: pass rate, points, frequent failures; who has
                                       no score or manual grading pending; charts + HTML
+    course similarity ASSIGNMENT      answer cells that look copied, from each other or the library
     course feedback ASSIGNMENT        generate feedback HTML (hidden tests scrubbed)
 
 Everything runs nbgrader with the course root (the folder holding ``nbgrader_config.py``) as
@@ -301,6 +302,19 @@ def cmd_report(root: Path, assignment: str) -> int:
     return 0
 
 
+def cmd_similarity(root: Path, assignment: str, threshold: float) -> int:
+    from course.grader._similarity import find_similar
+
+    matches = find_similar(root, assignment, threshold)
+    print(f"== {assignment}: {len(matches)} pair(s) sharing >= {threshold:.0%} of one side's "
+          f"answer code (flags for a TA to look at; scores are unchanged) ==")
+    for m in matches:
+        print(f"{m.left} ~ {m.right}: {m.share[0]:.0%} of {m.left}, {m.share[1]:.0%} of "
+              f"{m.right}")
+        print("\n".join(f"    | {line}" for line in m.lines))
+    return 0
+
+
 def cmd_feedback(root: Path, assignment: str) -> int:
     _nbgrader(root, "generate_feedback", assignment, "--force")
     print(f"Feedback written to {root / 'feedback'}/<student>/{assignment}/")
@@ -339,6 +353,10 @@ def main(argv: Iterable[str] | None = None) -> int:
                    help="run student kernels WITHOUT the sandbox (trusted code only)")
     p = sub.add_parser("report", help="per-question pass rates, frequent failures, charts")
     p.add_argument("assignment")
+    p = sub.add_parser("similarity", help="answer cells that look copied (copydetect)")
+    p.add_argument("assignment")
+    p.add_argument("--threshold", type=float, default=0.5,
+                   help="copied share of one side that flags a pair (default 0.5)")
     p = sub.add_parser("feedback", help="generate feedback HTML (hidden tests scrubbed)")
     p.add_argument("assignment")
     args = ap.parse_args(list(argv) if argv is not None else None)
@@ -358,6 +376,8 @@ def main(argv: Iterable[str] | None = None) -> int:
         return cmd_grade(root, args.assignment, csv_path, unsafe=args.unsafe,
                          students=args.student, jobs=args.jobs, force=args.force,
                          quiet=args.quiet, from_zip=args.from_zip, lms=args.lms)
+    if args.cmd == "similarity":
+        return cmd_similarity(root, args.assignment, args.threshold)
     if args.cmd == "report":
         return cmd_report(root, args.assignment)
     return cmd_feedback(root, args.assignment)
