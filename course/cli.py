@@ -88,11 +88,13 @@ def batch_report(root: Path, assignment: str,
     """Scores per student and cell from the gradebook, plus cells that timed out or hit a
     dead kernel (read from the autograded notebooks)."""
     import nbformat
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
+
+    from course.grader._batch import open_gradebook
 
     url = db_url or f"sqlite:///{root / 'gradebook.db'}"
     reports: dict[str, SubmissionReport] = {}
-    with Gradebook(url) as gb:
+    with open_gradebook(url) as gb:
         try:
             assign = gb.find_assignment(assignment)
         except MissingEntry:
@@ -360,10 +362,6 @@ def main(argv: Iterable[str] | None = None) -> int:
     p = sub.add_parser("feedback", help="generate feedback HTML (hidden tests scrubbed)")
     p.add_argument("assignment")
     args = ap.parse_args(list(argv) if argv is not None else None)
-    # nbgrader's Gradebook shells out to `alembic`, which lives beside this interpreter.
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
     root = find_root(args.root)
     if args.cmd == "release":
         return cmd_release(root, args.assignments)

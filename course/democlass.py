@@ -16,28 +16,18 @@ from __future__ import annotations
 import argparse
 import csv
 import shutil
-import subprocess
 import sys
 from pathlib import Path
 
 import nbformat
 
-from course.cli import cmd_feedback, cmd_grade, cmd_report, find_root
+from course.cli import _nbgrader, cmd_feedback, cmd_grade, cmd_report, find_root
 from course.grader._synth import build_submission, load_snippet, solutions
 
 __all__ = ["build_class", "main"]
 
 ASSIGNMENTS = ("ps1", "ps2")
 CLASS_SIZE = 20
-
-
-def _nbgrader(course: Path, *args: str) -> None:
-    exe = Path(sys.executable).with_name("nbgrader")
-    env_path = f"{Path(sys.executable).parent}:/usr/bin:/bin"
-    proc = subprocess.run([str(exe), *args], cwd=course, capture_output=True, text=True,
-                          env={"PATH": env_path, "HOME": str(Path.home())})
-    if proc.returncode != 0:
-        raise SystemExit(f"nbgrader {' '.join(args)} failed:\n{proc.stdout}{proc.stderr}")
 
 
 def build_class(repo: Path, course: Path) -> dict[str, list[str]]:
@@ -54,7 +44,7 @@ def build_class(repo: Path, course: Path) -> dict[str, list[str]]:
             shutil.copytree(repo / "source" / a, course / "source" / a)
         if not (course / "release" / a).is_dir():
             print(f"releasing {a} (nbgrader generate_assignment) ...", flush=True)
-            _nbgrader(course, "generate_assignment", a, "--force")
+            _nbgrader(course, "generate_assignment", a, "--force")  # exits on failure
         source = nbformat.read(course / "source" / a / f"{a}.ipynb", as_version=4)
         answers = solutions(source)
         kinds: list[tuple[str, dict[str, str] | None, bool]] = [

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
 import tempfile
 import threading
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ._outcomes import (
     Outcome,
@@ -110,10 +112,22 @@ def precheck(root: Path, assignment: str, notebooks: Sequence[str]
     return students, problems
 
 
-def in_gradebook(db_url: str, assignment: str) -> bool:
-    from nbgrader.api import Gradebook, MissingEntry
+def open_gradebook(db_url: str) -> Any:
+    """nbgrader's ``Gradebook`` for ``db_url``. It shells out to ``alembic``, which lives beside
+    this interpreter; that folder is put on ``PATH`` first (a TA may run ``.venv/bin/course``
+    without activating the venv)."""
+    from nbgrader.api import Gradebook
 
-    with Gradebook(db_url) as gb:
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
+    return Gradebook(db_url)
+
+
+def in_gradebook(db_url: str, assignment: str) -> bool:
+    from nbgrader.api import MissingEntry
+
+    with open_gradebook(db_url) as gb:
         try:
             return bool(gb.find_assignment(assignment).notebooks)
         except MissingEntry:
@@ -197,7 +211,7 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
         if s in unchanged:
             result.outcomes[s] = previous[s]
             continue
-        result.outcomes[s] = _decide(root, assignment, s, notebooks, problems.get(s))
+        result.outcomes[s] = _decide(root, assignment, s, present[s], problems.get(s))
         result.outcomes[s].digest = digests[s]
     result.stale = _stale(manual_before, _manual_scores(db_url, assignment, todo))
     for (s, nb, cell), (manual, _auto, new) in sorted(result.stale.items()):
@@ -265,12 +279,11 @@ class _Progress:
             self.bar.close()
 
 
-def _decide(root: Path, assignment: str, student: str, notebooks: Sequence[str],
+def _decide(root: Path, assignment: str, student: str, have: list[str],
             problem: tuple[Outcome, str] | None) -> SubmissionOutcome:
+    """The outcome of one student with notebooks ``have`` and pre-check ``problem``."""
     if problem is not None and problem[0] is not Outcome.NOTEBOOK_MISSING:
         return classify(student, [], {}, problem)
-    folder = root / "submitted" / student / assignment
-    have = [nb for nb in notebooks if (folder / f"{nb}.ipynb").is_file()]
     graded = classify(student, have, read_runs(root, assignment, student))
     if problem is None:
         return graded
@@ -284,10 +297,10 @@ Scores = dict[tuple[str, str, str], tuple[float | None, float | None]]
 
 def _manual_scores(db_url: str, assignment: str, students: Sequence[str]) -> Scores:
     """(student, notebook, cell) -> (manual, automatic) for cells with a manual score."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
     out: Scores = {}
-    with Gradebook(db_url) as gb:
+    with open_gradebook(db_url) as gb:
         for s in students:
             try:
                 sub = gb.find_submission(assignment, s)
@@ -314,9 +327,7 @@ def _not_submitted(db_url: str, assignment: str, submitted: set[str], only: Sequ
     """Students on the gradebook's roster with no submission folder."""
     if only:
         return {}
-    from nbgrader.api import Gradebook
-
-    with Gradebook(db_url) as gb:
+    with open_gradebook(db_url) as gb:
         roster = {s.id for s in gb.students}
     return {s: SubmissionOutcome(s, Outcome.NOT_SUBMITTED, "no submitted/ folder",
                                  sandboxed=False) for s in sorted(roster - submitted)}

@@ -25,7 +25,6 @@ from ._outcomes import read_outcomes
 
 __all__ = ["Question", "Report", "build_report", "write_report"]
 
-ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 NUMBER = re.compile(r"(?<![\w.])-?\d+(\.\d+)?\b")
 
 
@@ -99,6 +98,8 @@ class Report:
 
 
 def _message(output: dict[str, object]) -> str:
+    from course.nbplugins import ANSI
+
     text = ANSI.sub("", f"{output.get('ename', '')}: {output.get('evalue', '')}")
     first = text.strip().splitlines()[0] if text.strip() else "error"
     return NUMBER.sub("#", first)[:160]
@@ -106,10 +107,12 @@ def _message(output: dict[str, object]) -> str:
 
 def build_report(root: Path, assignment: str, db_url: str) -> Report:
     import nbformat
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
+
+    from ._batch import open_gradebook
 
     rep = Report(assignment)
-    with Gradebook(db_url) as gb:
+    with open_gradebook(db_url) as gb:
         try:
             assign = gb.find_assignment(assignment)
         except MissingEntry:
