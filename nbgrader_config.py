@@ -22,9 +22,9 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
-# source/make_expected.py (the hidden tests' expected values) is never an assignment file.
+# source/cases.py (the hidden tests' inputs) is never an assignment file.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
-                            "make_expected.py"]
+                            "cases.py"]
 
 # ----- executing notebooks (autograde, validate) --------------------------------------
 # Per-cell limit. A JAX cell that jit-compiles a sharded computation can take a minute or
@@ -38,9 +38,15 @@ c.Execute.interrupt_on_timeout = True
 # submission that kills or hangs its kernel (os._exit, out of memory, ignoring the interrupt)
 # is still graded — the cells that ran keep their points, the rest score 0 with a message
 # naming the cell — instead of aborting that submission's grading. Each notebook's run is
-# recorded grader-side (.grading/runs/). The rest of the list is nbgrader 0.9.6's default.
+# recorded grader-side (.grading/runs/).
+# Verdicts are decided outside the student's kernel (the grading protocol, see
+# docs/instructors.md): GuardedExecute gives every test cell this run's nonce, the test cells
+# only report their results, and course.nbplugins.Judge compares them with expected/<a>.json
+# (written by `course expected --write`, never seen by a kernel) and writes each verdict into
+# its cell before nbgrader scores it. The rest of the list is nbgrader 0.9.6's default.
 c.Autograde.autograde_preprocessors = [
     "course.nbplugins.GuardedExecute",
+    "course.nbplugins.Judge",
     "nbgrader.preprocessors.IgnorePattern",
     "nbconvert.preprocessors.ClearMetadataPreprocessor",
     "nbgrader.preprocessors.LimitOutput",
@@ -61,6 +67,18 @@ c.SandboxKernelManager.processes = 256
 c.SandboxKernelManager.cpu_seconds = 1800
 c.SandboxKernelManager.file_mb = 256
 c.SandboxKernelManager.tmp_mb = 512
+# The library's reference answers for an assignment's graded parts are absent from its
+# grading kernels: the box gets a copy of the course package without their code
+# (course.grader.withheld_package), so no cell can capture, call or copy them.
+_LAMPORT = ["course._clocks:LamportClock", "course._clocks:lamport_timestamps"]
+_ORDER = ["course._clocks:VectorClock", "course._clocks:vector_timestamps",
+          "course._order:HappensBefore", "course._order:happens_before",
+          "course._order:concurrent", "course._order:total_order"]
+_WALK = [f"course.jaxtools._workloads:{n}" for n in (
+    "walk_pmap", "make_walk_pmap", "walk_shard_map", "make_walk_shard_map", "walk_reference",
+    "_walk_block", "_reference_total")] + [
+    "course.jaxtools._devices:shard_batch", "course.jaxtools._devices:unshard_batch"]
+c.GuardedExecute.withhold = {"ps1": _LAMPORT, "ps2": _ORDER, "ps4": _WALK}
 # Outputs kept per notebook (a print flood beyond this is dropped, with one line saying so).
 c.GuardedExecute.max_output_bytes = 2_000_000
 

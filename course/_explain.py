@@ -21,14 +21,32 @@ from course._trace import Trace
 __all__ = ["explain_order", "explain_relation", "explain_timestamps", "explain_vectors"]
 
 
-def _first_wrong(trace: Trace, got: Mapping[str, Any], want: Mapping[str, Any]) -> list[str]:
-    """The first event, in causal order, whose value differs (as a one-line list)."""
+_RULES = {
+    "lamport": {"local": "rule 2: one more than the process's previous event (0 before its "
+                         "first)",
+                "send": "rule 2: a send is an event too, one more than the process's previous "
+                        "event",
+                "receive": "rule 3: max(the process's clock, the message's timestamp) + 1"},
+    "vector": {"local": "the process's own entry goes up by one, the others stay",
+               "send": "the process's own entry goes up by one, the others stay",
+               "receive": "first the entrywise max with the message's vector, then the "
+                          "process's own entry goes up by one"},
+}
+
+
+def _first_wrong(trace: Trace, got: Mapping[str, Any], want: Mapping[str, Any],
+                 hidden: bool = False, rules: str = "lamport") -> list[str]:
+    """The first event, in causal order, whose value differs (as a one-line list). With
+    ``hidden`` the expected value is not shown: the rule it breaks is."""
     for e in trace.causal_order():
         if got.get(e.name) != want.get(e.name):
             what = {"local": "a local event", "send": f"the send of {e.message}",
                     "receive": f"the receive of {e.message}"}[e.kind]
-            return [f"First wrong event (in causal order): {e.name} ({what} on "
-                    f"{e.process}): expected {want.get(e.name)}, got {got.get(e.name)}."]
+            head = f"First wrong event (in causal order): {e.name} ({what} on {e.process})"
+            if hidden:
+                return [f"{head}: you gave {got.get(e.name)}, which breaks "
+                        f"{_RULES[rules][e.kind]} (every event before it is right)."]
+            return [f"{head}: expected {want.get(e.name)}, got {got.get(e.name)}."]
     return []
 
 
@@ -41,9 +59,10 @@ def _trace_block(trace: Trace) -> str:
 
 
 def explain_timestamps(trace: Trace, got: Mapping[str, int], want: Mapping[str, int],
-                       label: str = "") -> str:
+                       label: str = "", hidden: bool = False) -> str:
     """Why ``got`` is not ``want``: clock-condition violations first (the pair of events),
-    else the first event, in causal order, whose timestamp differs."""
+    else the first event, in causal order, whose timestamp differs. ``hidden``: never show
+    an expected value (a hidden test), only the rule that is broken."""
     head = f"Wrong Lamport timestamps{' on ' + label if label else ''}."
     lines = [head]
     try:
@@ -56,22 +75,23 @@ def explain_timestamps(trace: Trace, got: Mapping[str, int], want: Mapping[str, 
         lines += [f"    {v}" for v in violations[:3]]
         if len(violations) > 3:
             lines.append(f"    ... and {len(violations) - 3} more")
-    lines += _first_wrong(trace, got, want)
+    lines += _first_wrong(trace, got, want, hidden)
     lines.append(_trace_block(trace))
     return "\n".join(lines)
 
 
 def explain_vectors(trace: Trace, got: Mapping[str, tuple[int, ...]],
-                    want: Mapping[str, tuple[int, ...]], label: str = "") -> str:
+                    want: Mapping[str, tuple[int, ...]], label: str = "",
+                    hidden: bool = False) -> str:
     lines = [f"Wrong vector timestamps{' on ' + label if label else ''}. Entries follow "
              f"trace.processes = {list(trace.processes)}."]
-    lines += _first_wrong(trace, got, want)
+    lines += _first_wrong(trace, got, want, hidden, "vector")
     lines.append(_trace_block(trace))
     return "\n".join(lines)
 
 
 def explain_relation(trace: Trace, fn: str, a: str, b: str, got: object, want: bool,
-                     label: str = "") -> str:
+                     label: str = "", hidden: bool = False) -> str:
     """Why ``fn(trace, a, b)`` should be ``want``, in terms of the three rules."""
     hb = _HappensBefore(trace)
     if a == b:
@@ -84,7 +104,8 @@ def explain_relation(trace: Trace, fn: str, a: str, b: str, got: object, want: b
         why = (f"{a} and {b} are concurrent: no chain of same-process steps and messages "
                f"leads from one to the other")
     where = f" on {label}" if label else ""
-    return (f"{fn}(trace, {a!r}, {b!r}) returned {got!r}, expected {want!r}{where}.\n"
+    said = "which is wrong" if hidden else f"expected {want!r}"
+    return (f"{fn}(trace, {a!r}, {b!r}) returned {got!r}, {said}{where}.\n"
             f"Because {why}.\n{_trace_block(trace)}")
 
 
@@ -117,11 +138,16 @@ def _path(trace: Trace, a: str, b: str) -> str:
 
 
 def explain_order(trace: Trace, got: Sequence[str], want: Sequence[str],
-                  timestamps: Mapping[str, int], label: str = "") -> str:
-    """Why ``got`` is not the (TS, process id) total order ``want``."""
+                  timestamps: Mapping[str, int], label: str = "", hidden: bool = False) -> str:
+    """Why ``got`` is not the (TS, process id) total order ``want`` (``hidden``: the
+    expected order is not shown, only the problems with ``got``)."""
     lines = [f"Wrong total order{' on ' + label if label else ''}.",
              "Process ids: " + ", ".join(f"{p}={i}" for i, p in enumerate(trace.processes)),
-             f"Expected: {' '.join(want)}", f"Got:      {' '.join(map(str, got))}"]
+             "Timestamps: " + ", ".join(f"{e.name}={timestamps.get(e.name)}"
+                                        for e in trace.events)]
+    if not hidden:
+        lines.append(f"Expected: {' '.join(want)}")
+    lines.append(f"Got:      {' '.join(map(str, got))}")
     try:
         problems = _check_total_order(trace, list(got), dict(timestamps))
     except (TypeError, ValueError) as exc:

@@ -1,7 +1,8 @@
 """TA commands (``course ...``); the nbgrader plug-ins live in :mod:`course.nbplugins`.
 
     course release [ASSIGNMENT ...]   regenerate release/ from source/ (generate_assignment)
-    course expected [--write]         check (or rewrite) the hidden tests' embedded expected values
+    course expected [--write] [A ...] check (or regenerate) the hidden tests' input blocks and
+                                      the grader-side expected values (expected/<A>.json)
     course grade ASSIGNMENT           autograde every submission in submitted/ (each kernel in
                                       the sandbox), export grades.csv with each submission's
                                       outcome, print a report (timeouts, dead kernels, ...)
@@ -20,7 +21,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import runpy
 import shutil
 import subprocess
 import sys
@@ -162,22 +162,57 @@ def source_assignments(root: Path) -> list[str]:
                   if p.is_dir() and any(p.glob("*.ipynb")))
 
 
-def _make_expected(root: Path) -> dict[str, Any]:
-    return runpy.run_path(str(root / "source" / "make_expected.py"))
+def _stale_expected(root: Path, assignments: Sequence[str]) -> list[str]:
+    """Why the input blocks or the grader-side expected values are out of date."""
+    from course.grader._expected import check_expected, declarations, update_blocks
+
+    blocks = declarations(root)
+    out = [f"{path}: input blocks {', '.join(keys)} differ from source/cases.py"
+           for a in assignments
+           for path, keys in update_blocks(sorted((root / "source" / a).glob("*.ipynb")),
+                                           blocks, write=False).items()]
+    return out + [p for a in assignments for p in check_expected(root, a)]
 
 
-def cmd_expected(root: Path, write: bool) -> int:
-    mod = _make_expected(root)
-    return int(mod["main"](["--write"] if write else []))
+def cmd_expected(root: Path, write: bool, assignments: Sequence[str] = ()) -> int:
+    """Check (exit 1 when stale) or regenerate the input blocks and expected values."""
+    from course.grader._expected import (
+        author,
+        check_expected,
+        declarations,
+        update_blocks,
+        write_expected,
+    )
+
+    todo = list(assignments) or source_assignments(root)
+    if not write:
+        stale = _stale_expected(root, todo)
+        for line in stale:
+            print(f"stale: {line}")
+        if stale:
+            print("Run `course expected --write` to regenerate them.")
+            return 1
+        print(f"expected values up to date for {', '.join(todo)}")
+        return 0
+    blocks = declarations(root)
+    for a in todo:
+        paths = sorted((root / "source" / a).glob("*.ipynb"))
+        for path, keys in update_blocks(paths, blocks, write=True).items():
+            print(f"rewrote {path}: {', '.join(keys)}")
+        if check_expected(root, a):
+            path = write_expected(root, a, author(root, a))
+            print(f"wrote {path.relative_to(root)} (the solution's results, grader-side)")
+        else:
+            print(f"{a}: expected values already current")
+    return 0
 
 
 def cmd_release(root: Path, assignments: Sequence[str]) -> int:
-    stale = _make_expected(root)["update"](
-        sorted((root / "source").glob("*/*.ipynb")), write=False)
+    stale = _stale_expected(root, list(assignments) or source_assignments(root))
     if stale:
-        print("Embedded expected values are stale; run `course expected --write` first:")
-        for path, keys in stale.items():
-            print(f"    {path}: {', '.join(keys)}")
+        print("Expected values are stale; run `course expected --write` first:")
+        for line in stale:
+            print(f"    {line}")
         return 1
     for a in assignments or source_assignments(root):
         _nbgrader(root, "generate_assignment", a, "--force")
@@ -334,8 +369,11 @@ def main(argv: Iterable[str] | None = None) -> int:
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("release", help="regenerate release/ from source/")
     p.add_argument("assignments", nargs="*")
-    p = sub.add_parser("expected", help="check/rewrite the hidden tests' expected values")
-    p.add_argument("--write", action="store_true")
+    p = sub.add_parser("expected", help="check/regenerate the hidden tests' inputs and the "
+                                        "grader-side expected values")
+    p.add_argument("--write", action="store_true",
+                   help="regenerate: rewrite input blocks, rerun stale solution notebooks")
+    p.add_argument("assignments", nargs="*", help="default: every assignment in source/")
     p = sub.add_parser("grade", help="autograde + export + report for one assignment")
     p.add_argument("assignment")
     p.add_argument("--csv", type=Path, default=Path("grades.csv"))
@@ -366,7 +404,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     if args.cmd == "release":
         return cmd_release(root, args.assignments)
     if args.cmd == "expected":
-        return cmd_expected(root, args.write)
+        return cmd_expected(root, args.write, args.assignments)
     if args.cmd == "grade":
         csv_path = args.csv if args.csv.is_absolute() else root / args.csv
         if args.jobs < 0:

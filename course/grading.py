@@ -18,8 +18,9 @@ Three jobs:
 * **Helpful messages.** ``explain_*`` turn a wrong answer into a short account: the trace,
   the first wrong event, the pair of events that breaks the clock condition.
 
-Expected values are *never* computed here at grading time: the test cells embed them (see
-``source/make_expected.py``), because a student's cell can rebind any library name.
+Verdicts are never decided here. At grading time a test cell only runs the student's code on
+its inputs and :func:`case` emits each result as a record (:mod:`course._records`); the
+grader compares it with expected values the kernel never sees (:mod:`course._protocol`).
 """
 
 from __future__ import annotations
@@ -34,8 +35,9 @@ from typing import Any
 import course
 import course._clocks as _clocks_mod
 import course._order as _order_mod
+from course._checks import plain_order, plain_timestamps, plain_vectors, require_bool
 from course._explain import explain_order, explain_relation, explain_timestamps, explain_vectors
-from course._trace import Trace
+from course._protocol import begin, canary, case, grading_run, probe
 
 __all__ = [
     "JAX_REFERENCE_NAMES",
@@ -44,10 +46,15 @@ __all__ = [
     "explain_relation",
     "explain_timestamps",
     "explain_vectors",
+    "begin",
+    "canary",
+    "case",
+    "grading_run",
     "in_kernel",
     "plain_order",
     "plain_timestamps",
     "plain_vectors",
+    "probe",
     "reference_disabled",
     "require_bool",
     "require_own",
@@ -233,66 +240,7 @@ def reference_disabled(names: Sequence[str] = REFERENCE_NAMES,
             setattr(mod, name, value)
 
 
-# ----- plain data ---------------------------------------------------------------------
-def _kind(x: Any) -> str:
-    return type(x).__name__
-
-
-def require_bool(value: Any, call: str) -> bool:
-    """``value`` if it is a real ``bool``; otherwise AssertionError saying what came back."""
-    if type(value) is not bool:
-        raise AssertionError(f"{call} must return True or False (a bool), got {value!r} "
-                             f"({_kind(value)}). Wrap it in bool(...) if needed.")
-    return value
-
-
-def _require_event_dict(got: Any, trace: Trace, what: str, shape: str) -> None:
-    """AssertionError unless ``got`` is a plain dict with exactly one key per event."""
-    if type(got) is not dict:
-        raise AssertionError(f"{what} must return a dict ({shape}), got "
-                             f"{_kind(got)}: {got!r:.200}")
-    names = [e.name for e in trace.events]
-    missing = [n for n in names if n not in got]
-    extra = [k for k in got if k not in set(names)]
-    if missing or extra:
-        raise AssertionError(f"{what} must have exactly one entry per event of the trace; "
-                             f"missing {missing[:8]}, unexpected {extra[:8]}\n"
-                             f"Trace:\n{trace.to_text()}")
-
-
-def plain_timestamps(got: Any, trace: Trace, what: str = "lamport_timestamps") -> dict[str, int]:
-    """A fresh ``dict[str, int]`` copy of ``got`` after checking its exact types and keys."""
-    _require_event_dict(got, trace, what, "event name -> int")
-    out: dict[str, int] = {}
-    for k, v in got.items():
-        if type(v) is not int:
-            raise AssertionError(f"{what}: the timestamp of {k!r} must be an int, got {v!r} "
-                                 f"({_kind(v)})")
-        out[str(k)] = int(v)
-    return out
-
-
-def plain_vectors(got: Any, trace: Trace,
-                  what: str = "vector_timestamps") -> dict[str, tuple[int, ...]]:
-    """A fresh ``dict[str, tuple[int, ...]]`` copy of ``got`` after checking exact types."""
-    _require_event_dict(got, trace, what, "event name -> tuple of ints")
-    n = len(trace.processes)
-    out: dict[str, tuple[int, ...]] = {}
-    for k, v in got.items():
-        if type(v) is not tuple or len(v) != n or any(type(x) is not int for x in v):
-            raise AssertionError(f"{what}: the vector of {k!r} must be a tuple of {n} ints "
-                                 f"(one per process, in trace.processes order), got {v!r} "
-                                 f"({_kind(v)})")
-        out[str(k)] = tuple(int(x) for x in v)
-    return out
-
-
-def plain_order(got: Any, what: str = "total_order") -> list[str]:
-    """A fresh ``list[str]`` copy of ``got`` after checking its exact types."""
-    if type(got) is not list or any(type(x) is not str for x in got):
-        raise AssertionError(f"{what} must return a list of event names (str), got "
-                             f"{_kind(got)}: {got!r:.200}")
-    return [str(x) for x in got]
+# ----- plain data: one definition, in course._checks ------------------------------
 
 
 if in_kernel():  # grade cells import this module: protect them even without the set-up cell

@@ -20,10 +20,16 @@ from typing import Any
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import v4 as nbformat_v4
 from nbformat.notebooknode import NotebookNode
-from nbgrader.preprocessors import ClearHiddenTests, DeduplicateIds, Execute, OverwriteCells
-from traitlets import Bool, Integer, Unicode
+from nbgrader.preprocessors import (
+    ClearHiddenTests,
+    DeduplicateIds,
+    Execute,
+    NbGraderPreprocessor,
+    OverwriteCells,
+)
+from traitlets import Bool, Dict, Integer, List, Unicode
 
-__all__ = ["STUCK", "GuardedExecute", "HideHiddenTests", "RestoreCells", "UniqueIds"]
+__all__ = ["STUCK", "GuardedExecute", "HideHiddenTests", "Judge", "RestoreCells", "UniqueIds"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: ``ename`` of the error outputs that mean "this cell did not finish": nbclient's timeout,
@@ -58,7 +64,18 @@ class GuardedExecute(Execute):
     * Output beyond ``max_output_bytes`` per notebook is dropped (one marker says so).
     * Every notebook it runs ends with a :class:`course.grader.NotebookRun` record written
       grader-side to ``<ledger>/<assignment>/<student>/<notebook>.json``.
+    * ``protocol`` (default True): the grading protocol (:mod:`course.grader._judge`): test
+      cells get this run's nonce and only report results; :class:`Judge`, which must follow
+      in the autograde preprocessors, decides every verdict.
+    * ``withhold``: per assignment, the library objects (``"module:qualname"``) that are
+      absent from the box (their reference answers; :func:`course.grader.withheld_package`).
     """
+
+    protocol = Bool(True, help="Run test cells under the grading protocol (needs Judge)").tag(
+        config=True)
+    withhold = Dict(value_trait=List(Unicode()), default_value={},
+                    help="assignment -> library objects absent from its grading kernels"
+                    ).tag(config=True)
 
     sandbox = Bool(True, help="Run kernels in the sandbox (course.grader)").tag(config=True)
     max_output_bytes = Integer(2_000_000, help="Outputs kept per notebook (bytes)").tag(
@@ -84,7 +101,26 @@ class GuardedExecute(Execute):
 
     def create_kernel_manager(self) -> Any:
         self._box_km = super().create_kernel_manager()
+        names = self.withhold.get(self._assignment, [])
+        if names and self.sandbox:
+            self._box_km.withhold = list(names)
         return self._box_km
+
+    def _check_judge_follows(self) -> None:
+        """Refuse to run the protocol where no Judge would decide the verdicts: the test
+        cells only report, so without it every answer would score full marks."""
+        try:
+            listed = self.config.Autograde.autograde_preprocessors
+        except AttributeError:
+            return
+        if not isinstance(listed, list):
+            return
+        names = [p if isinstance(p, str) else f"{p.__module__}.{p.__name__}" for p in listed]
+        if "course.nbplugins.Judge" not in names:
+            raise RuntimeError("GuardedExecute runs the grading protocol, so "
+                               "course.nbplugins.Judge must follow it in "
+                               "Autograde.autograde_preprocessors (or set "
+                               "GuardedExecute.protocol = False)")
 
     def preprocess(self, nb: NotebookNode, resources: Any = None, km: Any = None) -> Any:
         from course.grader import NotebookRun, Outcome
@@ -97,7 +133,15 @@ class GuardedExecute(Execute):
         self._cells_run = 0
         self._box_km = None
         self._who = _who(resources)
+        self._assignment = (resources or {}).get("nbgrader", {}).get("assignment", "")
         outcome, detail = Outcome.GRADER_ERROR, "the grader failed while running this notebook"
+        if self.protocol:
+            from course.grader import inject
+
+            self._check_judge_follows()
+            if resources is None:
+                resources = {}
+            resources.setdefault("course", {})["nonce"] = inject(nb)
         try:
             result = super().preprocess(nb, resources, km)
             outcome, detail = self._verdict()
@@ -108,6 +152,8 @@ class GuardedExecute(Execute):
             detail = f"{type(e).__name__}: {e}"[:500]
             raise
         finally:
+            if resources is not None and "course" in resources:
+                resources["course"]["died"] = self._died_in is not None
             events = self._events()
             info = (resources or {}).get("nbgrader", {})
             if info.get("student") and info.get("assignment"):
@@ -144,8 +190,7 @@ class GuardedExecute(Execute):
     def _ledger(self, resources: Any) -> Path:
         if self.ledger:
             return Path(self.ledger)
-        path = Path((resources or {}).get("metadata", {}).get("path", "."))
-        return path.resolve().parents[2] / ".grading" / "runs"
+        return _course_root(resources) / ".grading" / "runs"
 
     def _kill(self, cell: NotebookNode, index: int, ename: str, why: str) -> None:
         self._died_in = _cell_name(cell, index)
@@ -210,6 +255,50 @@ class GuardedExecute(Execute):
             self._timed_out.append(name)
             self.log.error("%s: %s timed out after %s s and was interrupted", self._who,
                            name, self.timeout)
+
+
+class Judge(NbGraderPreprocessor):
+    """Autograde: decide every graded test cell's verdict in the grader (after
+    :class:`GuardedExecute`, before nbgrader's ``SaveAutoGrades``).
+
+    Reads the records each test cell emitted, compares them with the expected values in
+    ``<course root>/expected/<assignment>.json`` (never in the kernel), and replaces the cell's
+    outputs with the verdict; see :mod:`course.grader._judge`. The judge's report (verdicts
+    and tamper flags) goes to ``<reports>/<assignment>/<student>/<notebook>.json``.
+    """
+
+    reports = Unicode("", help="Folder of the judge reports; default <course root>/.grading/"
+                      "judge").tag(config=True)
+    expected_root = Unicode("", help="Course root holding expected/; default: the one the "
+                            "notebook is graded in").tag(config=True)
+
+    def preprocess(self, nb: NotebookNode, resources: Any) -> Any:
+        from course.grader import JudgeReport, judge_notebook, load_spec
+
+        info = resources.get("nbgrader", {})
+        root = _course_root(resources)
+        spec = load_spec(Path(self.expected_root) if self.expected_root else root,
+                         info.get("assignment", ""), info.get("notebook", ""))
+        state = resources.get("course", {})
+        report = JudgeReport(info.get("student", "?"), info.get("assignment", "?"),
+                             info.get("notebook", "?"))
+        nonce = state.get("nonce")
+        if nonce is None:  # no protocol run: nothing the kernel said can be trusted
+            spec, nonce = None, "(none)"
+            report.flags.append("not run under the grading protocol")
+        judge_notebook(nb, spec, nonce, died=bool(state.get("died")), report=report)
+        if report.flags:
+            self.log.warning("%s: flagged: %s", _who(resources), "; ".join(report.flags))
+        if info.get("student") and info.get("assignment"):
+            report.write_to(Path(self.reports) if self.reports else
+                            root / ".grading" / "judge")
+        return nb, resources
+
+
+def _course_root(resources: Any) -> Path:
+    """The course root of the notebook being processed (<root>/autograded/<student>/<a>)."""
+    path = Path((resources or {}).get("metadata", {}).get("path", "."))
+    return path.resolve().parents[2]
 
 
 class UniqueIds(DeduplicateIds):

@@ -133,6 +133,9 @@ class Course:
         for a in assignments:
             shutil.copytree(repo / "source" / a, root / "source" / a,
                             ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+            if (repo / "expected" / f"{a}.json").is_file():  # grader-side expected values
+                (root / "expected").mkdir(exist_ok=True)
+                shutil.copy2(repo / "expected" / f"{a}.json", root / "expected" / f"{a}.json")
         config = f"""\
             # Written by tests/pipeline.py: the repository's config, with this course's root
             # and a short per-cell timeout so that an infinite loop costs seconds, not minutes.

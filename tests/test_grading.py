@@ -260,7 +260,7 @@ def test_course_config_settings() -> None:
     assert cfg.Autograde.autograde_preprocessors[0] == "course.nbplugins.GuardedExecute"
 
 
-def test_autograde_preprocessors_match_nbgrader_defaults_except_execute() -> None:
+def test_autograde_preprocessors_are_nbgrader_defaults_with_execute_and_judge_ours() -> None:
     from nbgrader.converters import Autograde
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -268,5 +268,9 @@ def test_autograde_preprocessors_match_nbgrader_defaults_except_execute() -> Non
     default = [f"{c.__module__.split('.')[0]}.preprocessors.{c.__name__}"
                for c in Autograde.class_traits()["autograde_preprocessors"].default()]
     ours = list(cfg.Autograde.autograde_preprocessors)
-    assert ours[1:] == default[1:]
+    # GuardedExecute replaces Execute; the Judge decides verdicts before SaveAutoGrades.
+    assert ours[:2] == ["course.nbplugins.GuardedExecute", "course.nbplugins.Judge"]
+    assert ours[2:] == default[1:]
+    assert ours.index("course.nbplugins.Judge") < ours.index(
+        "nbgrader.preprocessors.SaveAutoGrades")
     assert default[0] == "nbgrader.preprocessors.Execute"

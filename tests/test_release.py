@@ -57,6 +57,7 @@ def test_release_is_what_generate_assignment_makes_now(tmp_path: Path) -> None:
     """`course release` in a copy of the course regenerates release/ byte for byte."""
     shutil.copytree(REPO / "source", tmp_path / "source",
                     ignore=shutil.ignore_patterns("__pycache__", ".ipynb_checkpoints"))
+    shutil.copytree(REPO / "expected", tmp_path / "expected")  # checked, never released
     (tmp_path / "nbgrader_config.py").write_text(textwrap.dedent(f"""\
         load_subconfig({str(REPO / 'nbgrader_config.py')!r})
         c = get_config()  # noqa: F821
@@ -81,7 +82,8 @@ def test_release_gives_nothing_away(path: Path) -> None:
     release = nbformat.read(path, as_version=4)
     source = nbformat.read(REPO / "source" / path.parent.name / path.name, as_version=4)
     text = "\n".join(c.source for c in release.cells)
-    for marker in (*SOLUTION_MARKERS, *HIDDEN_MARKERS, "BEGIN EXPECTED", "_CASES = ["):
+    for marker in (*SOLUTION_MARKERS, *HIDDEN_MARKERS, "BEGIN EXPECTED", "BEGIN CASES",
+                   "_CASES = [", "_TRACES = ["):
         assert marker not in text, marker
     for line in solution_only_lines(source, release):
         assert line not in text, line
@@ -97,7 +99,7 @@ def test_release_gives_nothing_away(path: Path) -> None:
                 assert line.strip() in visible, line
     for line in hidden:
         assert line not in text, line
-    assert "make_expected" not in text
+    assert "make_expected" not in text and "cases.py" not in text
 
 
 @pytest.mark.parametrize("path", RELEASED, ids=[p.parent.name for p in RELEASED])

@@ -1,11 +1,11 @@
 """The instructor notebooks in source/: they run (nbval), follow the house style, and their
-embedded expected values still match the reference library."""
+generated input blocks and grader-side expected values are current."""
 
 from __future__ import annotations
 
 import os
 import re
-import runpy
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +13,15 @@ from typing import Any
 
 import nbformat
 import pytest
+
+from course.grader._expected import (
+    BEGIN,
+    author,
+    check_expected,
+    declarations,
+    rewrite_blocks,
+    update_blocks,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SOURCE = REPO / "source"
@@ -25,8 +34,8 @@ def nbg(cell: Any) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def make_expected() -> dict[str, Any]:
-    return runpy.run_path(str(SOURCE / "make_expected.py"))
+def blocks() -> dict[str, Any]:
+    return declarations(REPO)
 
 
 def test_there_are_assignments() -> None:
@@ -50,37 +59,77 @@ def test_source_notebooks_run_clean_under_nbval() -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_embedded_expected_values_match_the_reference(path: Path,
-                                                      make_expected: dict[str, Any]) -> None:
-    assert make_expected["update"]([path], write=False) == {}
-    keys = make_expected["embedded_keys"]([path])
+def test_input_blocks_match_the_declarations(path: Path, blocks: dict[str, Any]) -> None:
+    assert update_blocks([path], blocks, write=False) == {}
+    keys = embedded_keys([path])
     assert keys and all(k.startswith(path.parent.name + "_") for k in keys)
 
 
-def test_every_expected_block_is_used(make_expected: dict[str, Any]) -> None:
-    assert make_expected["embedded_keys"](NOTEBOOKS) == set(make_expected["BLOCKS"])
+def embedded_keys(paths: list[Path]) -> set[str]:
+    return {m["key"] for p in paths for c in nbformat.read(p, 4).cells
+            for ln in c.source.split("\n") if (m := BEGIN.match(ln))}
 
 
-def test_a_tampered_expected_value_is_detected(make_expected: dict[str, Any],
-                                               tmp_path: Path) -> None:
+def test_every_declared_block_is_used(blocks: dict[str, Any]) -> None:
+    assert embedded_keys(NOTEBOOKS) == set(blocks)
+
+
+@pytest.mark.parametrize("assignment", IDS)
+def test_grader_side_expected_values_are_current(assignment: str) -> None:
+    assert check_expected(REPO, assignment) == []
+
+
+def test_no_notebook_holds_an_expected_value_block() -> None:
+    for path in NOTEBOOKS:
+        text = path.read_text()
+        assert "BEGIN EXPECTED" not in text and "make_expected" not in text, path
+
+
+def test_a_tampered_input_block_is_detected_and_rewritten(blocks: dict[str, Any],
+                                                          tmp_path: Path) -> None:
     nb = nbformat.read(SOURCE / "ps1" / "ps1.ipynb", as_version=4)
-    cell = next(c for c in nb.cells if "BEGIN EXPECTED ps1_random" in c.source)
-    cell.source = re.sub(r"'(\d+) ", lambda m: f"'{int(m[1]) + 1} ", cell.source, count=1)
+    cell = next(c for c in nb.cells if "BEGIN CASES ps1_random" in c.source)
+    cell.source = cell.source.replace("e0", "e00", 1)
     path = tmp_path / "ps1.ipynb"
     nbformat.write(nb, path)
-    assert make_expected["update"]([path], write=False) == {str(path): ["ps1_random"]}
-    make_expected["update"]([path], write=True)
-    assert make_expected["update"]([path], write=False) == {}
+    assert update_blocks([path], blocks, write=False) == {str(path): ["ps1_random"]}
+    update_blocks([path], blocks, write=True)
+    assert update_blocks([path], blocks, write=False) == {}
     assert nbformat.read(path, 4).cells == nbformat.read(SOURCE / "ps1" / "ps1.ipynb", 4).cells
 
 
-def test_rewrite_source_rejects_unknown_and_unterminated_blocks(
-        make_expected: dict[str, Any]) -> None:
-    rewrite = make_expected["rewrite_source"]
-    with pytest.raises(KeyError, match="unknown EXPECTED block"):
-        rewrite("# BEGIN EXPECTED nope\n# END EXPECTED")
-    with pytest.raises(ValueError, match="no '# END EXPECTED'"):
-        rewrite("# BEGIN EXPECTED ps1_edge\nX = 1")
+def test_a_changed_source_notebook_makes_the_expected_values_stale(tmp_path: Path) -> None:
+    (tmp_path / "source" / "ps1").mkdir(parents=True)
+    (tmp_path / "expected").mkdir()
+    shutil.copy(REPO / "expected" / "ps1.json", tmp_path / "expected" / "ps1.json")
+    nb = nbformat.read(SOURCE / "ps1" / "ps1.ipynb", as_version=4)
+    nbformat.write(nb, tmp_path / "source" / "ps1" / "ps1.ipynb")
+    assert check_expected(tmp_path, "ps1") == []
+    cell = next(c for c in nb.cells if nbg(c).get("grade_id") == "ps1_ts_small")
+    cell.source = cell.source.replace('"q3": 4', '"q3": 5')
+    nbformat.write(nb, tmp_path / "source" / "ps1" / "ps1.ipynb")
+    assert check_expected(tmp_path, "ps1") == [
+        "expected/ps1.json was generated from other source notebooks"]
+    (tmp_path / "expected" / "ps1.json").unlink()
+    assert check_expected(tmp_path, "ps1") == ["expected/ps1.json is missing"]
+
+
+def test_authoring_refuses_a_solution_that_fails_its_own_visible_test(tmp_path: Path) -> None:
+    (tmp_path / "source" / "ps1").mkdir(parents=True)
+    nb = nbformat.read(SOURCE / "ps1" / "ps1.ipynb", as_version=4)
+    cell = next(c for c in nb.cells if nbg(c).get("grade_id") == "lamport_timestamps")
+    cell.source = cell.source.replace("clock.receive(carried[e.message])",
+                                      "clock.tick()")
+    nbformat.write(nb, tmp_path / "source" / "ps1" / "ps1.ipynb")
+    with pytest.raises(RuntimeError, match="fails its own test ps1_ts_lecture"):
+        author(tmp_path, "ps1", timeout=60)
+
+
+def test_rewrite_rejects_unknown_and_unterminated_blocks(blocks: dict[str, Any]) -> None:
+    with pytest.raises(KeyError, match="unknown CASES block"):
+        rewrite_blocks("# BEGIN CASES nope\n# END CASES", blocks)
+    with pytest.raises(ValueError, match="no '# END CASES'"):
+        rewrite_blocks("# BEGIN CASES ps1_edge\nX = 1", blocks)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
@@ -116,6 +165,11 @@ def test_house_style(path: Path) -> None:
             if "reference_disabled" in cell.source:
                 assert "with reference_disabled():" in cell.source
             assert "course.lamport_timestamps(" not in cell.source  # never at grading time
+            # The grading protocol: a test cell reports its cases, the grader judges them.
+            assert "case(" in cell.source, first
+            hidden = cell.source.split("### BEGIN HIDDEN TESTS")[-1]
+            if "### BEGIN HIDDEN TESTS" in cell.source:
+                assert not re.search(r"^\s*assert ", hidden, re.M), first
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

@@ -3,10 +3,22 @@
 * :class:`SandboxKernelManager` -- jupyter_client kernel manager that runs ipykernel in a
   bubblewrap box with cgroup limits (:mod:`._sandbox`, :mod:`._cgroups`, :mod:`._kernel`);
 * :class:`Outcome`, :class:`NotebookRun`, :class:`SubmissionOutcome` -- every submission ends
-  with a recorded outcome (:mod:`._outcomes`).
+  with a recorded outcome (:mod:`._outcomes`);
+* :func:`inject`, :func:`judge_notebook`, :class:`JudgeReport` -- the grading protocol's
+  grader side: verdicts decided outside the student's kernel (:mod:`._judge`).
 """
 
 from ._cgroups import Cgroup, CgroupError, CgroupEvents, cgroup_support
+from ._judge import (
+    CellVerdict,
+    JudgeReport,
+    Spec,
+    inject,
+    judge_notebook,
+    load_spec,
+    read_judge_reports,
+    records_of,
+)
 from ._kernel import PASS_ENV, SandboxKernelManager
 from ._outcomes import (
     NotebookRun,
@@ -24,16 +36,24 @@ __all__ = [
     "PASS_ENV",
     "Cgroup",
     "CgroupError",
+    "CellVerdict",
     "CgroupEvents",
+    "JudgeReport",
     "NotebookRun",
     "Outcome",
     "SandboxKernelManager",
     "SandboxLimits",
+    "Spec",
     "SubmissionOutcome",
     "bwrap",
     "bwrap_argv",
     "cgroup_support",
     "classify",
+    "inject",
+    "judge_notebook",
+    "load_spec",
+    "read_judge_reports",
+    "records_of",
     "ledger_dir",
     "read_outcomes",
     "read_runs",
