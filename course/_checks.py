@@ -198,12 +198,30 @@ def _allclose(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> 
             f"got {g.tolist()!r:.300}{where}{_suffix(context)}")
 
 
+def _relations(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
+    """A whole relation at once: ``got[i][j]`` is ``fn(trace, events[i], events[j])``."""
+    trace = _trace_of(context)
+    fn = str(context.get("relation", "happens_before"))
+    names = [e.name for e in trace.events]
+    if type(got) is not list or len(got) != len(names) or any(
+            type(row) is not list or len(row) != len(names) for row in got):
+        return f"{fn}: expected an answer for every pair of the {len(names)} events"
+    for i, a in enumerate(names):
+        for j, b in enumerate(names):
+            value = require_bool(got[i][j], f"{fn}(trace, {a!r}, {b!r})")
+            if value is not want[i][j]:
+                return explain_relation(trace, fn, a, b, value, bool(want[i][j]),
+                                        str(context.get("label", "")), hidden)
+    return None
+
+
 def _no_context(args: tuple[Any, ...]) -> dict[str, Any]:
     return {}
 
 
 def _trace_context(args: tuple[Any, ...]) -> dict[str, Any]:
-    return {"trace": args[0].to_text()} if args and isinstance(args[0], Trace) else {}
+    trace = next((a for a in args if isinstance(a, Trace)), None)
+    return {"trace": trace.to_text()} if trace is not None else {}
 
 
 def _relation_context(args: tuple[Any, ...]) -> dict[str, Any]:
@@ -222,6 +240,7 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("vectors", _vectors, _trace_context),
     Check("relation", _relation, _relation_context),
     Check("order", _order, _order_context),
+    Check("relations", _relations, _trace_context),
     Check("allclose", _allclose, _no_context),
 )}
 
