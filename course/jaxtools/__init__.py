@@ -19,7 +19,13 @@ from course.jaxtools._timing import (
     format_seconds,
     time_jax,
 )
-from course.jaxtools._verify import ParallelReport, verify_parallel, walk_primitives
+from course.jaxtools._verify import (
+    ParallelReport,
+    jaxpr_record,
+    judge_parallel,
+    verify_parallel,
+    walk_primitives,
+)
 from course.jaxtools._workloads import (
     AXIS,
     make_walk_pmap,
@@ -43,6 +49,8 @@ __all__ = [
     "describe_devices",
     "ensure_cpu_devices",
     "format_seconds",
+    "jaxpr_record",
+    "judge_parallel",
     "make_walk_pmap",
     "make_walk_shard_map",
     "run_with_cpu_devices",
