@@ -22,11 +22,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from course._explain import explain_order, explain_relation, explain_timestamps, explain_vectors
-from course._records import Opaque, decode, same
+from course._records import Array, Opaque, decode, same
 from course._trace import Trace
 
-__all__ = ["CHECKS", "Check", "decide", "plain_order", "plain_timestamps", "plain_vectors",
-           "require_bool"]
+__all__ = ["CHECKS", "Check", "decide", "parallel_evidence", "plain_order", "plain_timestamps",
+           "plain_vectors", "require_bool"]
 
 
 # ----- plain data (exact types) --------------------------------------------------------
@@ -109,6 +109,8 @@ class Check:
               hidden: bool) -> str | None:
         """None if ``got_enc`` is right, else the explanation (never raises)."""
         try:
+            if self.name == "exact" and same(got_enc, want_enc):
+                return None
             got = decode(got_enc)
             want = decode(want_enc)
             return self.compare(got, want, context, hidden)
@@ -129,10 +131,7 @@ def _suffix(context: Mapping[str, Any]) -> str:
 
 
 def _exact(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
-    from course._records import encode
-
-    if same(encode(got), encode(want)):
-        return None
+    """Called only when the encodings differ (see Check.judge)."""
     shown = f"{got!r:.400} ({_kind(got)})"
     if hidden:
         return f"{_call(context)} returned {shown}, which is wrong{_suffix(context)}"
@@ -179,11 +178,30 @@ def _order(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str
 
 
 def _allclose(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
+    """Arrays (or numbers) equal within ``rtol``/``atol``; with ``jax=True`` in the context
+    the result must be a JAX array, with ``dtype`` of that dtype."""
     import numpy as np
 
-    if isinstance(got, Opaque) or not isinstance(got, np.ndarray | int | float | list):
+    if isinstance(got, tuple | list) and isinstance(want, tuple | list):
+        if len(got) != len(want):
+            return (f"{_call(context)} must return {len(want)} results, got {len(got)}"
+                    f"{_suffix(context)}")
+        for k, (g_k, w_k) in enumerate(zip(got, want, strict=True)):
+            problem = _allclose(g_k, w_k, {**context, "call": f"{_call(context)}[{k}]"},
+                                hidden)
+            if problem:
+                return problem
+        return None
+    if isinstance(got, Opaque) or not isinstance(got, Array | int | float):
         return f"{_call(context)} must return an array, got {_kind(got)}{_suffix(context)}"
-    g, w = np.asarray(got), np.asarray(want)
+    if context.get("jax") and not (isinstance(got, Array) and got.jax):
+        return (f"{_call(context)} must return a JAX array (made with jax.numpy), got "
+                f"{got!r:.120}{_suffix(context)}")
+    g = got.values if isinstance(got, Array) else np.asarray(got)
+    w = want.values if isinstance(want, Array) else np.asarray(want)
+    if context.get("dtype") and str(g.dtype) != str(context["dtype"]):
+        return (f"{_call(context)} must have dtype {context['dtype']}, got {g.dtype}"
+                f"{_suffix(context)}")
     if g.shape != w.shape:
         return (f"{_call(context)} returned shape {g.shape}, expected {w.shape}"
                 f"{_suffix(context)}")
@@ -215,6 +233,91 @@ def _relations(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) ->
     return None
 
 
+def _all_equal(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
+    """A relational check with no expected value: every item of the list is the same."""
+    from course._records import encode
+
+    if type(got) is not list or not got:
+        return f"{_call(context)}: expected a list of results, got {_kind(got)}"
+    if all(same(encode(x), encode(got[0])) for x in got):
+        return None
+    return f"{_call(context)} gave {got!r:.300}, which differ{_suffix(context)}"
+
+
+def _per_device(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
+    """The output of a mapped computation: shape ``(devices,)``, every entry the total."""
+    import os
+
+    import numpy as np
+
+    if not isinstance(got, Array):
+        return f"{_call(context)} must return the pmap output (a JAX array), got {_kind(got)}"
+    g = got.values
+    # The grader's JAX_* variables reach the box: with a CPU device count set, that is the
+    # kernel's count; otherwise any one-entry-per-device shape (the parallel check pins it).
+    n = int(os.environ.get("JAX_NUM_CPU_DEVICES") or (g.shape[0] if g.ndim == 1 else 1))
+    total = (want.values if isinstance(want, Array) else np.asarray(want)).reshape(-1)[0]
+    if g.shape != (n,):
+        return (f"{_call(context)} must return the pmap output, one entry per device: shape "
+                f"({n},) on this kernel's {n} device(s); got shape {g.shape}{_suffix(context)}")
+    if (g == total).all():
+        return None
+    shown = "the total over all walkers" if hidden else f"the total {total}"
+    return (f"{_call(context)}: every entry must be {shown}; got {g.tolist()}"
+            f"{_suffix(context)}. (lax.psum adds the devices' sums; lax.pmean would average "
+            f"them.)")
+
+
+def _parallel(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
+    """ps4's parallelism verdict, judged here from the traced program's plain-data record
+    (:func:`course.jaxtools.jaxpr_record`) by :func:`course.jaxtools.judge_parallel`, plus
+    where the output lives. ``got`` is ``{"jaxpr": record, "devices": n, "placement": [...]}``
+    as :func:`parallel_evidence` builds it in the kernel."""
+    import os
+
+    from course.jaxtools._verify import judge_parallel
+
+    if type(got) is not dict or not {"jaxpr", "devices", "placement"} <= set(got):
+        return f"{_call(context)}: the parallelism evidence is missing or malformed"
+    devices = got["devices"]
+    n = int(os.environ.get("JAX_NUM_CPU_DEVICES") or (devices if type(devices) is int else 1))
+    record = _plain(got["jaxpr"])
+    report = judge_parallel(record, n_devices=n, split_arg=int(context.get("split_arg", 1)))
+    placement = got["placement"]
+    lines = []
+    if n > 1 and (type(placement) is not list or not placement
+                  or any(p != n for p in placement)):
+        lines.append(f"output placement: the result does not live on all {n} devices "
+                     f"(combined on the host?): {placement!r:.100}")
+    if report.ok and not lines:
+        return None
+    return (f"{_call(context)} does not run in parallel{_suffix(context)}:\n"
+            + "\n".join([*lines, repr(report)]))
+
+
+def _plain(x: Any) -> Any:
+    """A decoded value back to JSON types (tuples to lists), as judge_parallel reads it."""
+    if isinstance(x, dict):
+        return {str(k): _plain(v) for k, v in x.items()}
+    if isinstance(x, list | tuple):
+        return [_plain(v) for v in x]
+    return x
+
+
+def parallel_evidence(fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
+    """Kernel side of the ``parallel`` check: run ``fn(*args)`` once, record its traced
+    program as plain data and where each output array lives (how many devices)."""
+    import jax
+
+    from course.jaxtools._verify import jaxpr_record
+
+    out = jax.block_until_ready(fn(*args))
+    placement = [len(getattr(getattr(leaf, "sharding", None), "device_set", ()))
+                 for leaf in jax.tree_util.tree_leaves(out)]
+    return {"jaxpr": jaxpr_record(fn, *args), "devices": jax.local_device_count(),
+            "placement": placement}
+
+
 def _no_context(args: tuple[Any, ...]) -> dict[str, Any]:
     return {}
 
@@ -242,6 +345,9 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("order", _order, _order_context),
     Check("relations", _relations, _trace_context),
     Check("allclose", _allclose, _no_context),
+    Check("all_equal", _all_equal, _no_context),
+    Check("per_device", _per_device, _no_context),
+    Check("parallel", _parallel, _no_context),
 )}
 
 

@@ -135,7 +135,7 @@ def probe() -> dict[str, Any]:
     ``probe`` of the cell ``__probe__``; the grader compares it with the solution's."""
     found: dict[str, Any] = {}
     try:
-        ip: Any = get_ipython()  # type: ignore[name-defined]  # noqa: F821
+        ip: Any = get_ipython()  # type: ignore[name-defined]
     except NameError:
         ip = None
     if ip is not None:

@@ -24,8 +24,8 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["MIME", "MalformedRecord", "Opaque", "Record", "decode", "encode", "parse_record",
-           "same"]
+__all__ = ["MIME", "Array", "MalformedRecord", "Opaque", "Record", "decode", "encode",
+           "parse_record", "same"]
 
 MIME = "application/vnd.course.record.v1+json"
 MAX_ITEMS = 200_000  # leaves per value; beyond that the value is "too large"
@@ -46,6 +46,19 @@ class Opaque:
 
     def __repr__(self) -> str:
         return f"<{self.type_name}: {self.text}>"
+
+
+@dataclass(frozen=True)
+class Array:
+    """A decoded array: its values (NumPy) and whether the kernel had a JAX array."""
+
+    values: Any
+    jax: bool
+
+    def __repr__(self) -> str:
+        kind = "JAX" if self.jax else "NumPy"
+        values = self.values
+        return f"{kind} array {values.dtype} {values.shape}: {values.tolist()!r:.200}"
 
 
 class _Budget:
@@ -84,7 +97,8 @@ def _array(x: Any, budget: _Budget, depth: int) -> dict[str, Any] | None:
     data = arr.tolist()
     if arr.dtype.kind == "f":
         data = _floats(data)
-    return {"array": {"dtype": str(arr.dtype), "shape": list(arr.shape), "data": data}}
+    return {"array": {"dtype": str(arr.dtype), "shape": list(arr.shape), "data": data,
+                      "jax": module.startswith("jax")}}
 
 
 def _floats(x: Any) -> Any:
@@ -161,7 +175,7 @@ def _decode(x: Any, depth: int) -> Any:
         try:
             data = a["data"]
             arr = np.array(_unfloat(data), dtype=np.dtype(str(a["dtype"])))
-            return arr.reshape([int(s) for s in a["shape"]])
+            return Array(arr.reshape([int(s) for s in a["shape"]]), a.get("jax") is True)
         except Exception as exc:
             raise MalformedRecord(f"bad array: {type(exc).__name__}") from exc
     if "other" in x and type(x["other"]) is str:

@@ -176,13 +176,7 @@ def _stale_expected(root: Path, assignments: Sequence[str]) -> list[str]:
 
 def cmd_expected(root: Path, write: bool, assignments: Sequence[str] = ()) -> int:
     """Check (exit 1 when stale) or regenerate the input blocks and expected values."""
-    from course.grader._expected import (
-        author,
-        check_expected,
-        declarations,
-        update_blocks,
-        write_expected,
-    )
+    from course.grader._expected import author, declarations, update_blocks, write_expected
 
     todo = list(assignments) or source_assignments(root)
     if not write:
@@ -197,13 +191,10 @@ def cmd_expected(root: Path, write: bool, assignments: Sequence[str] = ()) -> in
     blocks = declarations(root)
     for a in todo:
         paths = sorted((root / "source" / a).glob("*.ipynb"))
-        for path, keys in update_blocks(paths, blocks, write=True).items():
-            print(f"rewrote {path}: {', '.join(keys)}")
-        if check_expected(root, a):
-            path = write_expected(root, a, author(root, a))
-            print(f"wrote {path.relative_to(root)} (the solution's results, grader-side)")
-        else:
-            print(f"{a}: expected values already current")
+        for name, keys in update_blocks(paths, blocks, write=True).items():
+            print(f"rewrote {name}: {', '.join(keys)}")
+        written = write_expected(root, a, author(root, a))
+        print(f"wrote {written.relative_to(root)} (the solution's results, grader-side)")
     return 0
 
 
@@ -272,6 +263,8 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
         lines[0] += f"  [{outcome.outcome.value}]"
         if outcome.detail:
             lines.insert(1, f"    {outcome.detail}")
+        if outcome.flags:
+            lines.insert(1, f"    {outcome.flagged}")
         print("\n".join(lines))
     if result.unchanged:
         print(f"Not regraded (unchanged since last graded; --force regrades): "
@@ -279,6 +272,10 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
     counts = Counter(o.outcome.value for o in result.outcomes.values())
     print("Outcomes: " + (", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or
                           f"none (no submitted/<student>/{assignment}/ folder)"))
+    flagged = sorted(s for s, o in result.outcomes.items() if o.flags)
+    if flagged:
+        print(f"Flagged for a TA to look at (signs of tampering; scores are the judge's, "
+              f"unchanged): {', '.join(flagged)}")
     if export.returncode == 0:
         print(f"Grades exported to {csv_path} (log: autograde-{assignment}.log)")
     failed = any(o.outcome in (Outcome.SANDBOX_FAILURE, Outcome.GRADER_ERROR)
@@ -303,7 +300,8 @@ def _warm_jax_cache(root: Path, assignment: str, env: dict[str, str]) -> str:
 
 def _add_outcome_columns(root: Path, csv_path: Path, assignment: str,
                          outcomes: dict[str, Any]) -> None:
-    """Add outcome, outcome_detail and sandboxed to every row of grades.csv: this run's
+    """Add outcome, outcome_detail, sandboxed and flags (the judge's signs of tampering,
+    "flagged: ..."; never a score change) to every row of grades.csv: this run's
     outcomes for ``assignment``, each other assignment's from its outcome table. A student
     with an outcome but no gradebook row (e.g. rejected) gets a row of its own."""
     from course.grader import read_outcomes
@@ -314,7 +312,7 @@ def _add_outcome_columns(root: Path, csv_path: Path, assignment: str,
               for a in {r.get("assignment", "") for r in rows} - {assignment}}
     tables[assignment] = outcome_columns(outcomes)
     names = list(rows[0]) if rows else ["assignment", "student_id"]
-    extra = ["outcome", "outcome_detail", "sandboxed"]
+    extra = ["outcome", "outcome_detail", "sandboxed", "flags"]
     seen = set()
     for row in rows:
         a, s = row.get("assignment", ""), row.get("student_id", "")

@@ -35,22 +35,29 @@ from typing import Any
 import course
 import course._clocks as _clocks_mod
 import course._order as _order_mod
-from course._checks import plain_order, plain_timestamps, plain_vectors, require_bool
+from course._checks import (
+    parallel_evidence,
+    plain_order,
+    plain_timestamps,
+    plain_vectors,
+    require_bool,
+)
 from course._explain import explain_order, explain_relation, explain_timestamps, explain_vectors
 from course._protocol import begin, canary, case, grading_run, probe
 
 __all__ = [
     "JAX_REFERENCE_NAMES",
     "REFERENCE_NAMES",
+    "begin",
+    "canary",
+    "case",
     "explain_order",
     "explain_relation",
     "explain_timestamps",
     "explain_vectors",
-    "begin",
-    "canary",
-    "case",
     "grading_run",
     "in_kernel",
+    "parallel_evidence",
     "plain_order",
     "plain_timestamps",
     "plain_vectors",

@@ -172,7 +172,8 @@ def test_kernels_ran_on_the_graders_device_count(graded: Graded) -> None:
             assert f"{n} device(s) in total, {n} local" in text, (n, student, text)
         nb = course.autograded("solution", A)
         value = next(c for c in nb.cells if c.get("id") == "ps4_parallel_value")
-        assert f"Right on {n} device(s): total 16072" in value.outputs[0]["text"]
+        # Judged grader-side against the count in the grader's environment (shape (n,)).
+        assert value.outputs[0]["text"].startswith("Judged by the grader: all"), value.outputs
     assert "kernels with JAX_NUM_CPU_DEVICES=4 ==" in graded.runs[4].log
 
 
@@ -262,4 +263,4 @@ def test_feedback_has_messages_but_no_hidden_test_code(graded: Graded) -> None:
     assert "walk_parallel does not run in parallel" in text
     assert "combined outside the parallel program" in text
     text = texts["drops_remainder"]
-    assert re.search(r"split_walkers must raise ValueError for 10 walkers over 4 devices", text)
+    assert re.search(r"split_walkers on 10 walkers over 4 devices must raise ValueError", text)

@@ -34,9 +34,9 @@ from ._sandbox import SandboxLimits, bwrap, bwrap_argv, sandbox_problem
 
 __all__ = [
     "PASS_ENV",
+    "CellVerdict",
     "Cgroup",
     "CgroupError",
-    "CellVerdict",
     "CgroupEvents",
     "JudgeReport",
     "NotebookRun",
@@ -51,12 +51,12 @@ __all__ = [
     "classify",
     "inject",
     "judge_notebook",
+    "ledger_dir",
     "load_spec",
     "read_judge_reports",
-    "records_of",
-    "ledger_dir",
     "read_outcomes",
     "read_runs",
+    "records_of",
     "sandbox_problem",
     "write_outcomes",
 ]

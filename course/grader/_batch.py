@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._judge import read_judge_reports
 from ._outcomes import (
     Outcome,
     SubmissionOutcome,
@@ -181,7 +182,8 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
     todo = [s for s in students if s not in skipped and s not in unchanged]
     runs = ledger_dir(root, assignment)
     for s in todo:
-        for old in (runs / s).glob("*.json"):
+        for old in [*(runs / s).glob("*.json"),
+                    *(root / ".grading" / "judge" / assignment / s).glob("*.json")]:
             old.unlink()
     manual_before = _manual_scores(db_url, assignment, todo)
     common = ["--force", f"--GuardedExecute.ledger={runs.parent}",
@@ -253,7 +255,7 @@ class _Progress:
     def update(self) -> None:
         if self.quiet:
             return
-        counts: dict[str, int] = {"graded": 0, "failed": 0, "flagged": 0}
+        counts: dict[str, int] = {"graded": 0, "incomplete": 0, "failed": 0, "flagged": 0}
         done = 0
         for s, nbs in self.todo.items():
             for nb, run in read_runs(self.root, self.assignment, s).items():
@@ -261,8 +263,10 @@ class _Progress:
                     continue
                 done += 1
                 key = ("graded" if run.outcome is Outcome.GRADED else
-                       "failed" if not run.outcome.scored else "flagged")
+                       "failed" if not run.outcome.scored else "incomplete")
                 counts[key] += 1
+            counts["flagged"] += any(r.flags for r in read_judge_reports(
+                self.root, self.assignment, s))
         self.bar.n = done
         self.bar.set_postfix(counts, refresh=False)
         self.bar.refresh()
@@ -285,11 +289,15 @@ def _decide(root: Path, assignment: str, student: str, have: list[str],
     if problem is not None and problem[0] is not Outcome.NOTEBOOK_MISSING:
         return classify(student, [], {}, problem)
     graded = classify(student, have, read_runs(root, assignment, student))
+    graded.flags = [f"{r.notebook}: {f}" if len(have) > 1 else f
+                    for r in read_judge_reports(root, assignment, student)
+                    if r.notebook in have for f in r.flags]
     if problem is None:
         return graded
     detail = "; ".join(d for d in (problem[1], graded.detail) if d)
     return SubmissionOutcome(student, Outcome.NOTEBOOK_MISSING, detail,
-                             sandboxed=graded.sandboxed, notebooks=graded.notebooks)
+                             sandboxed=graded.sandboxed, notebooks=graded.notebooks,
+                             flags=graded.flags)
 
 
 Scores = dict[tuple[str, str, str], tuple[float | None, float | None]]
@@ -336,4 +344,5 @@ def _not_submitted(db_url: str, assignment: str, submitted: set[str], only: Sequ
 def outcome_columns(outcomes: dict[str, SubmissionOutcome]) -> dict[str, dict[str, str]]:
     """The columns ``course grade`` adds to grades.csv, per student."""
     return {s: {"outcome": o.outcome.value, "outcome_detail": o.detail,
-                "sandboxed": json.dumps(o.sandboxed)} for s, o in outcomes.items()}
+                "sandboxed": json.dumps(o.sandboxed), "flags": o.flagged}
+            for s, o in outcomes.items()}

@@ -43,6 +43,9 @@ __all__ = ["author", "check_expected", "declarations", "notebook_digest", "rewri
 BEGIN = re.compile(r"^(?P<indent>[ \t]*)# BEGIN CASES (?P<key>[\w.-]+)\b.*$")
 END = re.compile(r"^[ \t]*# END CASES\b")
 FORMAT = 1
+#: Check kinds that compare a record with itself (or judge it structurally), not with the
+#: solution's value: their expected entry holds none.
+RELATIONAL = frozenset({"parallel", "all_equal"})
 Blocks = dict[str, Callable[[], str]]
 
 
@@ -181,6 +184,8 @@ def author(root: Path, assignment: str, *, timeout: int = 600) -> dict[str, Any]
                     raise RuntimeError(f"{path.name}: {gid} case {r.key!r}: the solution "
                                        f"raised {r.raised[0]}: {r.raised[1]}")
                 want = encode(r.raised[0]) if check == "raises" and r.raised else r.value
+                if check in RELATIONAL:  # judged from the record alone: no expected value
+                    want = encode(None)
                 if check == "raises" and r.raised is None:
                     raise RuntimeError(f"{path.name}: {gid} case {r.key!r}: the solution "
                                        f"does not raise")

@@ -221,7 +221,7 @@ def _judge_cell(cell: NotebookNode, gid: str, spec: Spec | None, nonce: str,
         problem = decide(str(c["check"]), r.value, r.raised, c["want"], context, hidden)
         if problem is not None:
             ename = "AssertionError"
-            if r.raised is not None and c["check"] != "raises":
+            if r.raised is not None:
                 ename = _safe_name(r.raised[0])  # the student's own exception, by name
             return CellVerdict(gid, False, problem, len(cases),
                                ename if ename != "an exception" else "Exception")

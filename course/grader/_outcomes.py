@@ -110,9 +110,16 @@ class SubmissionOutcome:
     sandboxed: bool = True
     notebooks: dict[str, str] = field(default_factory=dict)  # notebook -> its outcome
     digest: str = ""  # SHA-256 of the submission folder when it was graded
+    flags: list[str] = field(default_factory=list)  # the judge's signs of tampering
 
     def __repr__(self) -> str:
-        return f"SubmissionOutcome({self.student}: {self.outcome.value} {self.detail!r})"
+        flagged = f", flagged: {len(self.flags)}" if self.flags else ""
+        return f"SubmissionOutcome({self.student}: {self.outcome.value} {self.detail!r}{flagged})"
+
+    @property
+    def flagged(self) -> str:
+        """``"flagged: <reasons>"`` for the CSV and the report, or ``""``."""
+        return ("flagged: " + "; ".join(self.flags)) if self.flags else ""
 
 
 def classify(student: str, expected: list[str], runs: dict[str, NotebookRun],
