@@ -203,8 +203,8 @@ def _allclose(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> 
         return (f"{_call(context)} must have dtype {context['dtype']}, got {g.dtype}"
                 f"{_suffix(context)}")
     if g.shape != w.shape:
-        return (f"{_call(context)} returned shape {g.shape}, expected {w.shape}"
-                f"{_suffix(context)}")
+        return (f"{_call(context)} returned shape {g.shape}, but this input calls for "
+                f"{w.shape}{_suffix(context)}")
     rtol, atol = float(context.get("rtol", 1e-5)), float(context.get("atol", 1e-8))
     if g.dtype.kind not in "biuf":
         return f"{_call(context)}: the values must be numbers, got {g.dtype}"
@@ -223,7 +223,7 @@ def _relations(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) ->
     names = [e.name for e in trace.events]
     if type(got) is not list or len(got) != len(names) or any(
             type(row) is not list or len(row) != len(names) for row in got):
-        return f"{fn}: expected an answer for every pair of the {len(names)} events"
+        return f"{fn}: there must be an answer for every pair of the {len(names)} events"
     for i, a in enumerate(names):
         for j, b in enumerate(names):
             value = require_bool(got[i][j], f"{fn}(trace, {a!r}, {b!r})")
@@ -238,7 +238,7 @@ def _all_equal(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) ->
     from course._records import encode
 
     if type(got) is not list or not got:
-        return f"{_call(context)}: expected a list of results, got {_kind(got)}"
+        return f"{_call(context)}: must be a list of results, got {_kind(got)}"
     if all(same(encode(x), encode(got[0])) for x in got):
         return None
     return f"{_call(context)} gave {got!r:.300}, which differ{_suffix(context)}"
@@ -381,7 +381,7 @@ def decide(check: str, value_enc: Any, raised: tuple[str, str, tuple[str, ...]] 
             return None
         return f"{call} must raise {want_raw}{suffix}, but it raised {_safe_name(raised[0])}"
     if raised is not None:
-        said = "" if hidden else f": {raised[1][:300]}"
+        said = "" if hidden or not raised[1] else f": {raised[1][:300]}"
         return f"{call} raised {_safe_name(raised[0])}{said}{suffix}"
     kind = CHECKS.get(check)
     if kind is None:

@@ -400,3 +400,37 @@ def check_feedback_hides_tests(course: Course, assignment: str, students: Iterab
         assert not leaked, (student, leaked[:3])
         assert "HIDDEN TESTS" not in text and "EXPECTED" not in text, student
     return texts
+
+
+def check_hidden_verdicts_give_nothing_away(course: Course, assignment: str,
+                                            students: Iterable[str]) -> int:
+    """In every autograded notebook, each hidden test cell holds only the judge's verdict (no
+    output of the student's code), and a wrong verdict names no expected value of that
+    cell's cases. Returns how many wrong hidden verdicts were looked at (so a caller can
+    assert the check saw some)."""
+    from course._records import decode
+
+    spec = json.loads((course.root / "expected" / f"{assignment}.json").read_text())
+    seen = 0
+    for student in students:
+        nb = course.autograded(student, assignment)
+        cells = spec["notebooks"][course.notebook_ids(assignment)[0]]["cells"]
+        for cell in nb.cells:
+            gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+            if gid not in cells or not cells[gid]["hidden"]:
+                continue
+            assert len(cell.outputs) == 1, (student, gid, cell.outputs)
+            out = cell.outputs[0]
+            if out.output_type == "stream":
+                assert out.text.startswith("Judged by the grader: all"), (student, gid)
+                continue
+            seen += 1
+            assert out.output_type == "error", (student, gid, out)
+            text = out.evalue + "\n".join(out.traceback)
+            assert "expected" not in text.lower().replace("expected values", ""), (
+                student, gid, text[:500])
+            for case in cells[gid]["cases"]:
+                want = repr(decode(case["want"]))
+                if len(want) >= 12:
+                    assert want not in text, (student, gid, case["key"])
+    return seen

@@ -17,6 +17,7 @@ from pipeline import (
     Run,
     check_export,
     check_feedback_hides_tests,
+    check_hidden_verdicts_give_nothing_away,
     check_zoo_design,
     designed_scores,
     error_names,
@@ -197,8 +198,8 @@ def test_export_csv_agrees_with_the_gradebook(graded: Graded) -> None:
     assert "Grades exported to" in graded.run.log
     from_course_grade = read_export(graded.course.root / "grades.csv")
     rows = check_export(graded.course, A, graded.scores, sum(POINTS.values()) + MANUAL_POINTS)
-    # `course grade` wrote nbgrader's export plus each submission's outcome.
-    extra = ("outcome", "outcome_detail", "sandboxed")
+    # `course grade` wrote nbgrader's export plus each submission's outcome and flags.
+    extra = ("outcome", "outcome_detail", "sandboxed", "flags")
     assert [{k: v for k, v in r.items() if k not in extra} for r in from_course_grade] == (
         list(rows.values()))
     by_student = {r["student_id"]: r for r in from_course_grade}
@@ -206,8 +207,15 @@ def test_export_csv_agrees_with_the_gradebook(graded: Graded) -> None:
     assert by_student["kills_kernel"]["outcome"] == "kernel died"
     assert by_student["loops_forever"]["outcome"] == "timed out"
     assert {r["sandboxed"] for r in from_course_grade} == {"true"}
+    assert {r["flags"] for r in from_course_grade} == {""}  # honest and buggy work: no flag
     assert float(rows[("solution", A)]["score"]) == sum(POINTS.values())
     assert float(rows[("receive_only_if_behind", A)]["score"]) == 4.0
+
+
+def test_hidden_verdicts_show_no_expected_value_and_no_student_output(graded: Graded) -> None:
+    students = graded.scores[1] if isinstance(graded.scores.get(1), dict) else graded.scores
+    course = graded.course
+    assert check_hidden_verdicts_give_nothing_away(course, A, students) >= 5
 
 
 def test_feedback_has_messages_but_no_hidden_test_code(graded: Graded) -> None:

@@ -14,6 +14,7 @@ from pipeline import (
     Run,
     check_export,
     check_feedback_hides_tests,
+    check_hidden_verdicts_give_nothing_away,
     check_zoo_design,
     designed_scores,
     error_names,
@@ -54,6 +55,10 @@ EXPECTED_LOSSES: dict[str, set[str]] = {
     # Ties in the order the timestamps dict happens to list them: the cases vary that order.
     "tiebreak_dict_order": ORDER,
     "tiebreak_listing_order": ORDER,
+    # Rebinds the test helpers: every test cell after the rebinding reports nothing.
+    "rebinds_grading": RELATION | ORDER,
+    # Captures the reference before any guard: absent from the grading kernel, so a stub.
+    "captures_reference": RELATION,
     # Correct but warns and logs: full marks.
     "warns": set(),
 }
@@ -156,6 +161,12 @@ def test_deleted_test_cells_are_restored_and_run(graded: Graded) -> None:
 def test_export_csv_agrees_with_the_gradebook(graded: Graded) -> None:
     rows = check_export(graded.course, A, graded.scores, sum(POINTS.values()) + MANUAL_POINTS)
     assert float(rows[("tiebreak_event_name", A)]["score"]) == sum(POINTS.values()) - 4
+
+
+def test_hidden_verdicts_show_no_expected_value_and_no_student_output(graded: Graded) -> None:
+    students = graded.scores[1] if isinstance(graded.scores.get(1), dict) else graded.scores
+    course = graded.course
+    assert check_hidden_verdicts_give_nothing_away(course, A, students) >= 5
 
 
 def test_feedback_has_messages_but_no_hidden_test_code(graded: Graded) -> None:

@@ -29,6 +29,7 @@ from pipeline import (
     Run,
     check_export,
     check_feedback_hides_tests,
+    check_hidden_verdicts_give_nothing_away,
     check_zoo_design,
     designed_scores,
     error_names,
@@ -64,6 +65,11 @@ EXPECTED_LOSSES: dict[str, set[str]] = {
     "loop_fake": PARALLEL,
     "jit_fake": PARALLEL,
     "pmap_host_sum": PARALLEL,
+    # Single-device jit walk + a do-nothing pmap/psum over zeros (the dataflow catches it).
+    "jit_walk_token_pmap": PARALLEL,
+    # Attacks on the kernel's checking code: nothing to gain, the judge is elsewhere.
+    "rebinds_numpy_testing": {"ps4_wave_lecture", "ps4_wave_hidden"},
+    "captures_walk_reference": BLOCK | WALK,
     # The library's reference (switched off while grading): every point of what it replaces.
     "calls_walk_pmap": BLOCK | WALK,
     "calls_shard_batch": SPLIT | WALK,  # walk_parallel uses split_walkers
@@ -77,7 +83,7 @@ EXPECTED_LOSSES: dict[str, set[str]] = {
     "loop_batch": {"ps4_vmap_vectorized"},
 }
 #: Graded again with 2 and 4 devices: their scores must not change.
-ON_EVERY_COUNT = ["solution", "vmap_fake", "pmap_host_sum"]
+ON_EVERY_COUNT = ["solution", "vmap_fake", "pmap_host_sum", "jit_walk_token_pmap"]
 DEVICE_COUNTS = (1, 2, 4)
 
 
@@ -253,6 +259,12 @@ def test_export_csv_agrees_with_the_gradebook(graded: Graded) -> None:
     rows = check_export(graded.course, A, graded.scores[1],
                         sum(POINTS.values()) + MANUAL_POINTS)
     assert float(rows[("vmap_fake", A)]["score"]) == sum(POINTS.values()) - 2
+
+
+def test_hidden_verdicts_show_no_expected_value_and_no_student_output(graded: Graded) -> None:
+    students = graded.scores[1] if isinstance(graded.scores.get(1), dict) else graded.scores
+    course = graded.course
+    assert check_hidden_verdicts_give_nothing_away(course, A, students) >= 5
 
 
 def test_feedback_has_messages_but_no_hidden_test_code(graded: Graded) -> None:

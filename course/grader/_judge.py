@@ -229,6 +229,14 @@ def _judge_cell(cell: NotebookNode, gid: str, spec: Spec | None, nonce: str,
                        len(cases))
 
 
+#: What an ungraded cell shows when it used a library tool built on a withheld reference
+#: answer (e.g. a diagram that highlights happens-before in ps2): not an error of the student.
+_WITHHELD_NOTE = NotebookNode(output_type="stream", name="stdout", text=(
+    "(Not run while grading: this cell uses a course library tool built on the reference "
+    "answer of this assignment, which is absent from the grading kernel. It runs as usual "
+    "in your own JupyterLab.)\n"))
+
+
 def _verdict_outputs(v: CellVerdict) -> list[NotebookNode]:
     if v.ok:
         return [NotebookNode(output_type="stream", name="stdout", text=v.message + "\n")]
@@ -301,6 +309,8 @@ def judge_notebook(nb: NotebookNode, spec: Spec | None, nonce: str, *, died: boo
             if records_of(cell)[0] or records_of(cell)[1]:
                 flags.append(f"cell {index}: test records emitted outside a test cell")
             _strip_records(cell)
+            cell.outputs = [_WITHHELD_NOTE if o.get("output_type") == "error"
+                            and o.get("ename") == "Withheld" else o for o in cell.outputs]
         kept.append(cell)
     nb.cells = kept
     return report
