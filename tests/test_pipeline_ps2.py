@@ -59,6 +59,10 @@ EXPECTED_LOSSES: dict[str, set[str]] = {
     "rebinds_grading": RELATION | ORDER,
     # Captures the reference before any guard: absent from the grading kernel, so a stub.
     "captures_reference": RELATION,
+    # Silences, rigs or forges the tests: the judge decides from records, nothing is gained.
+    "input_transformer": ORDER,
+    "rigged_bool": {"ps2_conc_lecture", "ps2_conc_hidden"},
+    "forged_records": ORDER,
     # Correct but warns and logs: full marks.
     "warns": set(),
 }

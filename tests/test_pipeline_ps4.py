@@ -70,6 +70,7 @@ EXPECTED_LOSSES: dict[str, set[str]] = {
     # Attacks on the kernel's checking code: nothing to gain, the judge is elsewhere.
     "rebinds_numpy_testing": {"ps4_wave_lecture", "ps4_wave_hidden"},
     "captures_walk_reference": BLOCK | WALK,
+    "ast_transformer": SPLIT | BLOCK | WALK,  # every test cell after the answer is emptied
     # The library's reference (switched off while grading): every point of what it replaces.
     "calls_walk_pmap": BLOCK | WALK,
     "calls_shard_batch": SPLIT | WALK,  # walk_parallel uses split_walkers

@@ -98,6 +98,12 @@ def test_flags_reach_the_csv_and_the_report(batch: Batch) -> None:
     assert rows["solution"]["flags"] == ""
     assert rows["input_transformer_all"]["flags"].startswith("flagged: ")
     assert "Flagged for a TA to look at" in batch.run.log
+    from course.grader._report import build_report
+
+    root = batch.course.root
+    rep = build_report(root, A, f"sqlite:///{root / 'gradebook.db'}")
+    assert "input_transformer_all" in rep.flagged and "solution" not in rep.flagged
+    assert "## Flagged: signs of tampering" in rep.markdown()
 
 
 def test_nothing_hidden_reaches_the_student(batch: Batch) -> None:

@@ -8,6 +8,7 @@ table of the last ``course grade`` (who has no score):
   2" and "expected 5, got 4" count as one misconception;
 * students without a score (their outcome says why) and students with manual grading still
   pending: a CSV exported now would show their written answers as 0, not as "not graded";
+* students the judge flagged (signs of tampering) and pairs ``course similarity`` finds;
 * a score histogram and a pass-rate chart (PNG) and one self-contained HTML page embedding
   them; :meth:`Report.markdown` is what the command prints.
 """
@@ -22,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ._outcomes import read_outcomes
+from ._similarity import Match, find_similar
 
 __all__ = ["Question", "Report", "build_report", "write_report"]
 
@@ -58,6 +60,8 @@ class Report:
     max_total: float = 0.0
     no_score: dict[str, str] = field(default_factory=dict)  # student -> outcome and why
     manual_pending: dict[str, list[str]] = field(default_factory=dict)
+    flagged: dict[str, list[str]] = field(default_factory=dict)  # the judge's tamper flags
+    similar: list[Match] = field(default_factory=list)  # course similarity's pairs
 
     def __repr__(self) -> str:
         return f"Report({self.assignment!r}, {len(self.totals)} students)"
@@ -87,6 +91,18 @@ class Report:
         if self.no_score:
             out += ["## No score", ""]
             out += [f"* {s}: {why}" for s, why in sorted(self.no_score.items())]
+            out.append("")
+        if self.flagged:
+            out += [f"## Flagged: signs of tampering ({len(self.flagged)} students; their "
+                    f"scores are the judge's, unchanged)", ""]
+            out += [f"* {s}: {'; '.join(f[:160] for f in flags[:4])}"
+                    + (f" (+{len(flags) - 4} more)" if len(flags) > 4 else "")
+                    for s, flags in sorted(self.flagged.items())]
+            out.append("")
+        if self.similar:
+            out += ["## Possibly copied answer code (course similarity; flags, not scores)", ""]
+            out += [f"* {m.left} ~ {m.right}: {m.share[0]:.0%} / {m.share[1]:.0%} shared"
+                    for m in self.similar]
             out.append("")
         if self.manual_pending:
             out += [f"## Manual grading pending ({len(self.manual_pending)} students: their "
@@ -136,6 +152,8 @@ def build_report(root: Path, assignment: str, db_url: str) -> Report:
                     total += float(g.score)
             rep.totals[sub.student.id] = total
     for student, outcome in read_outcomes(root, assignment).items():
+        if outcome.flags:
+            rep.flagged[student] = list(outcome.flags)
         if not outcome.outcome.scored:
             rep.no_score[student] = f"{outcome.outcome.value}" + (
                 f" ({outcome.detail})" if outcome.detail else "")
@@ -153,6 +171,8 @@ def build_report(root: Path, assignment: str, db_url: str) -> Report:
             errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
             if errors:
                 asked.failures[_message(errors[-1])] += 1
+    if (root / "submitted").is_dir():
+        rep.similar = find_similar(root, assignment)
     return rep
 
 
