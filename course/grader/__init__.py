@@ -5,7 +5,9 @@
 * :class:`Outcome`, :class:`NotebookRun`, :class:`SubmissionOutcome` -- every submission ends
   with a recorded outcome (:mod:`._outcomes`);
 * :func:`inject`, :func:`judge_notebook`, :class:`JudgeReport` -- the grading protocol's
-  grader side: verdicts decided outside the student's kernel (:mod:`._judge`).
+  grader side: verdicts decided outside the student's kernel (:mod:`._judge`);
+* :func:`withheld_package` -- the copy of ``course`` a grading kernel gets, without the
+  reference answers of the graded parts (:mod:`._withhold`).
 """
 
 from ._cgroups import Cgroup, CgroupError, CgroupEvents, cgroup_support
@@ -31,6 +33,7 @@ from ._outcomes import (
     write_outcomes,
 )
 from ._sandbox import SandboxLimits, bwrap, bwrap_argv, sandbox_problem
+from ._withhold import withheld_package
 
 __all__ = [
     "PASS_ENV",
@@ -58,5 +61,6 @@ __all__ = [
     "read_runs",
     "records_of",
     "sandbox_problem",
+    "withheld_package",
     "write_outcomes",
 ]

@@ -16,6 +16,8 @@ folder. This manager instead:
    (:meth:`sandbox_events`) and removes the cgroup and the box directory.
 
 Limits are traits, set in ``nbgrader_config.py`` (``c.SandboxKernelManager.memory_mb = ...``).
+So is ``withhold``: library objects (``"module:qualname"``) absent from the box, whose
+``course`` package is then a copy without their code (:mod:`._withhold`).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from traitlets import Bool, Int, List, Unicode
 
 from ._cgroups import Cgroup, CgroupEvents
 from ._sandbox import HOME, SandboxLimits, bwrap_argv, entry_argv, make_cgroup
+from ._withhold import default_cache_dir, withheld_package
 
 __all__ = ["PASS_ENV", "SandboxKernelManager"]
 
@@ -59,6 +62,15 @@ class SandboxKernelManager(AsyncKernelManager):
     pass_env = List(Unicode(), default_value=list(PASS_ENV),
                     help="Environment variables passed into the box (also every JAX_*)").tag(
                         config=True)
+
+    withhold = List(Unicode(), default_value=[],
+                    help="Library objects ('module:qualname', e.g. 'course._clocks:"
+                    "LamportClock') absent from the box: it gets, at the course package's "
+                    "path, a copy in which they only raise (course.grader.withheld_package)"
+                    ).tag(config=True)
+    withhold_cache = Unicode("", help="Host folder caching the withheld copies; '' for "
+                             "<$XDG_CACHE_HOME or ~/.cache>/course-withheld (the "
+                             "grader's own, never a shared temp dir)").tag(config=True)
 
     _box: Path | None = None
     _cgroup: Cgroup | None = None
@@ -94,6 +106,7 @@ class SandboxKernelManager(AsyncKernelManager):
 
     async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         limits = self.limits
+        package = self.withheld_package()  # first: a bad name fails before anything is made
         self._box = Path(tempfile.mkdtemp(prefix="course-kernel-")).resolve()
         self.box_name = self._box.name
         run = self._box / "run"
@@ -114,11 +127,19 @@ class SandboxKernelManager(AsyncKernelManager):
             (rw if self.jax_cache_writable else extra)[JAX_CACHE] = cache
         box_cmd = bwrap_argv([*cmd, "--transport=ipc"], run_dir=run, workdir=workdir,
                              assignment=workdir.name if workdir else "work",
-                             env=self.box_env(), limits=limits, extra_ro=extra, extra_rw=rw)
+                             env=self.box_env(), limits=limits, extra_ro=extra, extra_rw=rw,
+                             package=package)
         self._log_file = (self._box / "kernel.log").open("wb")
         kw.update(cwd=str(self._box), env={"PATH": "/usr/bin:/bin"},
                   stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=self._log_file)
         return entry_argv(box_cmd, self._cgroup, limits), kw
+
+    def withheld_package(self) -> Path | None:
+        """The copy of ``course`` the box gets for ``withhold`` (None: the real package)."""
+        if not self.withhold:
+            return None
+        cache = Path(self.withhold_cache) if self.withhold_cache else default_cache_dir()
+        return withheld_package(self.withhold, cache_dir=cache)
 
     def sandbox_events(self) -> CgroupEvents:
         """How often the kernel hit its memory and process limits (readable after shutdown)."""

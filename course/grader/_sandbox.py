@@ -8,8 +8,9 @@ Inside the box (see :func:`bwrap_argv`):
   the grader (``--die-with-parent``); when the kernel exits, every process it started dies
   with its pid namespace;
 * read-only: ``/usr``, a few files of ``/etc``, the Python installation, the virtualenv and
-  the ``course`` package; nothing else of the host or of the course root (no ``source/``, no
-  gradebook, no config, no other student);
+  the ``course`` package (or, at its path, a copy without the reference answers of the
+  graded parts: :mod:`._withhold`); nothing else of the host or of the course root (no
+  ``source/``, no gradebook, no config, no other student);
 * writable (the box's own root is remounted read-only): a private scratch copy of the
   student's own submission folder (an overlay whose writes vanish with the box) as the
   working directory ``/home/student/<assignment>``; size-limited tmpfs ``/tmp`` and
@@ -33,6 +34,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ._cgroups import Cgroup, CgroupError, cgroup_support
+from ._withhold import package_dir
 
 __all__ = ["ENTRY", "SandboxLimits", "bwrap", "bwrap_argv", "entry_argv", "sandbox_problem"]
 
@@ -109,9 +111,7 @@ def _ro(path: str | Path) -> list[str]:
 
 def _readonly_roots() -> list[Path]:
     """The Python installation, the virtualenv and the ``course`` package, deduplicated."""
-    import course
-
-    roots = [Path(sys.base_prefix), Path(sys.prefix), Path(course.__file__).parent]
+    roots = [Path(sys.base_prefix), Path(sys.prefix), package_dir()]
     out: list[Path] = []
     for r in sorted({p.resolve() for p in roots}, key=lambda p: len(p.parts)):
         if not any(r.is_relative_to(o) for o in out) and not r.is_relative_to("/usr"):
@@ -122,13 +122,17 @@ def _readonly_roots() -> list[Path]:
 def bwrap_argv(command: list[str], *, run_dir: Path, workdir: Path | None, assignment: str,
                env: dict[str, str], limits: SandboxLimits,
                extra_ro: dict[str, Path] | None = None,
-               extra_rw: dict[str, Path] | None = None) -> list[str]:
+               extra_rw: dict[str, Path] | None = None,
+               package: Path | None = None) -> list[str]:
     """The bubblewrap command line that runs ``command`` in the box.
 
     ``workdir`` (the student's autograded submission folder) is seen, as a private scratch
     overlay, at ``/home/student/<assignment>``, the command's working directory. ``extra_ro``
     maps a path in the box to a host directory bound there read-only (e.g. a JAX cache),
-    ``extra_rw`` read-write (only ever for trusted code).
+    ``extra_rw`` read-write (only ever for trusted code). ``package``: the host directory seen
+    read-only at the ``course`` package's own path instead of the real package (a copy
+    without reference answers, :func:`course.grader.withheld_package`); the real one is then
+    not in the box at all.
     """
     argv = [bwrap(), "--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
             "--hostname", "sandbox", "--clearenv", "--ro-bind", "/usr", "/usr"]
@@ -145,8 +149,14 @@ def bwrap_argv(command: list[str], *, run_dir: Path, workdir: Path | None, assig
     argv += ["--proc", "/proc", "--dev", "/dev",
              "--size", str(limits.tmp_mb << 20), "--tmpfs", "/tmp",
              "--size", str(limits.tmp_mb << 20), "--tmpfs", HOME]
+    real = package_dir() if package is not None else None
     for root in _readonly_roots():
-        argv += _ro(root)
+        if root != real:
+            argv += _ro(root)
+    if package is not None:
+        # Over the real package where a root holds it (a non-editable install in the venv),
+        # else in its place: either way ``import course`` in the box finds the copy.
+        argv += ["--ro-bind", str(Path(package).resolve()), str(real)]
     argv += ["--bind", str(run_dir), str(run_dir)]
     for inside, host in (extra_ro or {}).items():
         argv += ["--ro-bind", str(host), inside]
