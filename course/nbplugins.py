@@ -80,6 +80,8 @@ class GuardedExecute(Execute):
     sandbox = Bool(True, help="Run kernels in the sandbox (course.grader)").tag(config=True)
     max_output_bytes = Integer(2_000_000, help="Outputs kept per notebook (bytes)").tag(
         config=True)
+    max_record_bytes = Integer(50_000_000, help="Test result records kept per notebook "
+                               "(bytes; the grading protocol's channel)").tag(config=True)
     ledger = Unicode("", help="Folder of the run records; default <course root>/.grading/runs"
                      ).tag(config=True)
 
@@ -129,6 +131,7 @@ class GuardedExecute(Execute):
         self._why: Outcome | None = None
         self._timed_out: list[str] = []
         self._output_bytes = 0
+        self._record_bytes = 0
         self._output_capped = False
         self._cells_run = 0
         self._box_km = None
@@ -235,6 +238,16 @@ class GuardedExecute(Execute):
     def output(self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None,
                cell_index: int) -> NotebookNode | None:
         size = len(json.dumps(msg.get("content", {}), default=str))
+        from course._records import MIME
+
+        if MIME in (msg.get("content", {}).get("data") or {}):
+            # A test's result record: counted apart, so that a print flood in an answer cell
+            # does not cost the later tests their results (records have their own budget).
+            self._record_bytes += size
+            if self._record_bytes > self.max_record_bytes:
+                self._output_capped = True
+                return None
+            return super().output(outs, msg, display_id, cell_index)
         self._output_bytes += size
         if self._output_bytes > self.max_output_bytes:
             if not self._output_capped:

@@ -115,9 +115,16 @@ def test_nothing_hidden_reaches_the_student(batch: Batch) -> None:
         assert len(secret) > 10
         leaked = [line for line in secret if line in text]
         assert not leaked, (attack.name, leaked[:3])
-    leaky = html_text(batch.feedback["prints_hidden_tests"])
-    for marker in ("LEAK-CELL", "LEAK-INPUT", "LEAK-FD"):
-        assert marker not in leaky, marker
+    # What the student's code printed while a test ran is gone (its own scratch and drawing
+    # cells keep their output: that code and those inputs are the student's own).
+    nb = batch.course.autograded("prints_hidden_tests", A)
+    tests = [c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade")
+             and c.cell_type == "code"]
+    assert len(tests) == 7
+    for cell in tests:
+        text = json.dumps(cell.outputs)
+        for marker in ("LEAK-CELL", "LEAK-INPUT", "LEAK-FD"):
+            assert marker not in text, (cell.metadata.nbgrader.grade_id, marker)
     # the hidden cells of every autograded notebook hold the judge's verdict only
     seen = check_hidden_verdicts_give_nothing_away(batch.course, A, batch.outcomes)
     assert seen >= 3 * len(ATTACKS)

@@ -88,7 +88,8 @@ def _marked_processes() -> list[str]:
 def _sandbox_leftovers(root: Path) -> list[str]:
     """This batch's boxes (named in its run records) still on disk or as cgroups (other
     tests may be grading at the same time, so only this batch's names count)."""
-    boxes = {json.loads(p.read_text())["box"] for p in (root / ".grading").rglob("*.json")
+    boxes = {json.loads(p.read_text())["box"]
+             for p in (root / ".grading" / "runs").rglob("*.json")
              if p.parent.parent.name == A}
     assert len(boxes) >= len(ATTACKS) and "" not in boxes, boxes
     left = [str(p) for p in Path(tempfile.gettempdir()).glob("course-kernel-*")
