@@ -2,10 +2,10 @@
 under in-kernel verdicts every test after it would pass. The tests only report, so all of
 Part E's test cells (they come after this answer cell) score 0."""
 
+# %% walk_parallel
 import ast
 
 
-# %% walk_parallel
 class _Empty(ast.NodeTransformer):
     def visit_Module(self, node):
         node.body = [ast.Pass()]
