@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 # Part 1: the library on the lecture's example. Part 2: the grading job on a synthetic class of
-# 20 students per assignment in demo_course/ (a rerun resumes; ARGS=--fresh starts over).
+# 20+ students per assignment in demo_course/ (a rerun resumes; ARGS=--fresh starts over).
 demo: $(STAMP)
 	$(BIN)/python -m course.demo
 	$(BIN)/python -m course.democlass $(ARGS)

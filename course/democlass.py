@@ -1,12 +1,13 @@
 """``make demo``, part 2: the whole grading job on a synthetic class.
 
 In ``demo_course/`` (git-ignored, next to ``nbgrader_config.py``): a course whose config loads
-the repository's, the instructor's ``source/`` for ps1 and ps2, released with nbgrader, and a
-class of 20 students per assignment whose submissions span correct, partly wrong (the bug zoos
-in ``tests/zoo/``), blank, broken and cheating notebooks. Then ``course grade`` (sandboxed, in
-parallel, with the progress bar), ``course feedback``, the grade table and ``course report``,
-and where everything is. Submissions are written only when missing, so a rerun finds nothing
-changed and resumes in seconds (``--fresh`` starts over).
+the repository's, the instructor's ``source/`` and ``expected/`` for ps1 and ps2, released
+with nbgrader, and a class of at least 20 students per assignment whose submissions span
+correct, partly wrong (the bug zoos in ``tests/zoo/``), blank, broken and cheating notebooks.
+Then ``course grade`` (sandboxed, in parallel, with the progress bar), ``course feedback``,
+the grade table and ``course report``, and where everything is. Submissions are written only
+when missing, so a rerun finds nothing changed and resumes in seconds (``--fresh`` starts
+over).
 
 Run: ``python -m course.democlass [--fresh]``.
 """
@@ -27,7 +28,7 @@ from course.grader._synth import build_submission, load_snippet, solutions
 __all__ = ["build_class", "main"]
 
 ASSIGNMENTS = ("ps1", "ps2")
-CLASS_SIZE = 20
+CLASS_SIZE = 20  # at least: every zoo entry, a blank and a broken one, 4+ correct
 
 
 def build_class(repo: Path, course: Path) -> dict[str, list[str]]:
@@ -42,6 +43,8 @@ def build_class(repo: Path, course: Path) -> dict[str, list[str]]:
     for a in ASSIGNMENTS:
         if not (course / "source" / a).is_dir():
             shutil.copytree(repo / "source" / a, course / "source" / a)
+        (course / "expected").mkdir(exist_ok=True)  # the grader-side expected values
+        shutil.copy2(repo / "expected" / f"{a}.json", course / "expected" / f"{a}.json")
         if not (course / "release" / a).is_dir():
             print(f"releasing {a} (nbgrader generate_assignment) ...", flush=True)
             _nbgrader(course, "generate_assignment", a, "--force")  # exits on failure
@@ -50,9 +53,9 @@ def build_class(repo: Path, course: Path) -> dict[str, list[str]]:
         kinds: list[tuple[str, dict[str, str] | None, bool]] = [
             (f"zoo-{p.stem}", load_snippet(p), True) for p in sorted((zoo / a).glob("*.py"))]
         kinds += [("blank", None, False), ("broken", None, True)]
-        kinds += [("correct", None, True)] * (CLASS_SIZE - len(kinds))
+        kinds += [("correct", None, True)] * max(4, CLASS_SIZE - len(kinds))
         roster[a] = []
-        for i, (kind, cells, fill) in enumerate(kinds[:CLASS_SIZE]):
+        for i, (kind, cells, fill) in enumerate(kinds):
             student = f"student{i + 1:02d}"  # the same class for every assignment
             roster[a].append(f"{student} ({kind})")
             folder = course / "submitted" / student / a
