@@ -213,7 +213,8 @@ def cmd_release(root: Path, assignments: Sequence[str]) -> int:
 
 def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = False,
               students: Sequence[str] = (), jobs: int = 0, force: bool = False,
-              quiet: bool = False, from_zip: Path | None = None, lms: str = "canvas") -> int:
+              quiet: bool = False, from_zip: Path | None = None, lms: str = "canvas",
+              pool: str = "dask", scheduler: str | None = None) -> int:
     """Autograde (sandboxed), export, report; exit 1 if any submission has no score."""
     from course.grader import sandbox_problem
     from course.grader._batch import grade_batch
@@ -247,7 +248,7 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
     warm_log = zip_log + _warm_jax_cache(root, assignment, env)
     result = grade_batch(root, assignment, run, db_url=db_url, sandbox=not unsafe,
                          only=students, jobs=jobs or os.cpu_count() or 1, force=force,
-                         quiet=quiet)
+                         quiet=quiet, pool=pool, scheduler=scheduler, env=env)
     (root / f"autograde-{assignment}.log").write_text(warm_log + result.log, encoding="utf-8")
     export = _nbgrader(root, "export", "--to", str(csv_path), check=False)
     if export.returncode == 0:
@@ -378,7 +379,14 @@ def main(argv: Iterable[str] | None = None) -> int:
     p.add_argument("--student", action="append", default=[], metavar="ID",
                    help="grade only this student (repeatable)")
     p.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
-                   help="nbgrader processes grading at once (default: the machine's cores)")
+                   help="submissions graded at once (default: the machine's cores)")
+    p.add_argument("--pool", default="dask", choices=["dask", "processes"],
+                   help="dask: one task per submission on a dask.distributed cluster "
+                        "(default, a LocalCluster of --jobs workers); processes: --jobs "
+                        "nbgrader processes, each a fixed share of the students")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="grade on an existing dask cluster (e.g. tcp://host:8786); its "
+                        "workers must see the course folder at the same path")
     p.add_argument("--force", action="store_true",
                    help="regrade every submission, also those unchanged since last graded")
     p.add_argument("--quiet", "-q", action="store_true", help="no progress bar (CI logs)")
@@ -409,7 +417,8 @@ def main(argv: Iterable[str] | None = None) -> int:
             ap.error(f"--jobs must be positive, got {args.jobs}")
         return cmd_grade(root, args.assignment, csv_path, unsafe=args.unsafe,
                          students=args.student, jobs=args.jobs, force=args.force,
-                         quiet=args.quiet, from_zip=args.from_zip, lms=args.lms)
+                         quiet=args.quiet, from_zip=args.from_zip, lms=args.lms,
+                         pool=args.pool, scheduler=args.scheduler)
     if args.cmd == "similarity":
         return cmd_similarity(root, args.assignment, args.threshold)
     if args.cmd == "report":

@@ -249,7 +249,8 @@ def test_a_student_left_without_record_is_retried_alone_then_a_grader_error(
             NotebookRun("bob", "ps9", "part1", Outcome.GRADED).write_to(runs)
         return 1 if chunk == {"cat"} else 0, ""
 
-    result = _batch.grade_batch(tmp_path, "ps9", nbgrader, db_url="sqlite://", jobs=1)
+    result = _batch.grade_batch(tmp_path, "ps9", nbgrader, db_url="sqlite://", jobs=1,
+                                pool="processes")
     assert calls == [{"ann", "bob", "cat"}, {"bob"}, {"cat"}]
     assert {s: o.outcome for s, o in result.outcomes.items()} == {
         "ann": Outcome.GRADED, "bob": Outcome.GRADED, "cat": Outcome.GRADER_ERROR}

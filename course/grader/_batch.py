@@ -22,7 +22,7 @@ import os
 import sys
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,11 +146,16 @@ def submission_digest(folder: Path) -> str:
 
 def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
                 sandbox: bool = True, only: Sequence[str] = (), jobs: int = 1,
-                force: bool = False, quiet: bool = True) -> BatchResult:
+                force: bool = False, quiet: bool = True, pool: str = "dask",
+                scheduler: str | None = None,
+                env: Mapping[str, str] | None = None) -> BatchResult:
     """Grade every submission of ``assignment`` (or the students in ``only``); see the module
-    docstring. ``nbgrader(*args)`` runs one nbgrader command in the course root. ``jobs``
-    nbgrader processes grade disjoint chunks of students at once (SQLite serializes their
-    short write transactions; each waits up to 10 minutes for the lock). Without ``force``, a
+    docstring. ``nbgrader(*args)`` runs one nbgrader command in the course root. With
+    ``pool="dask"`` (the default) every submission is one task on a dask cluster of ``jobs``
+    workers (:mod:`._pool`; ``scheduler``: an existing one), the kernels' environment
+    ``env``; with ``pool="processes"``, ``jobs`` nbgrader processes grade fixed chunks of
+    students. Either way SQLite serializes the short write transactions (each waits up to
+    10 minutes for the lock). Without ``force``, a
     submission whose content is unchanged since it was last graded keeps that outcome."""
     notebooks = expected_notebooks(root, assignment)
     result = BatchResult()
@@ -202,12 +207,18 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
                 result.log += label + log
                 result.returncode = max(result.returncode, code)
 
-        chunks = [todo[i::jobs] for i in range(max(1, jobs)) if todo[i::jobs]]
-        with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as pool:
-            list(pool.map(run, chunks))
-        for s in todo:
-            if not set(present[s]) <= set(read_runs(root, assignment, s)):
-                run([s], f"\n== retry of {s} alone ==\n")
+        def missing() -> list[str]:
+            return [s for s in todo if not set(present[s]) <= set(read_runs(root, assignment, s))]
+
+        if pool == "dask" and todo:
+            _grade_on_dask(root, assignment, todo, result, jobs=jobs, scheduler=scheduler,
+                           sandbox=sandbox, db_url=db_url, env=env, again=missing)
+        else:
+            chunks = [todo[i::jobs] for i in range(max(1, jobs)) if todo[i::jobs]]
+            with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as threads:
+                list(threads.map(run, chunks))
+        for s in missing():
+            run([s], f"\n== retry of {s} alone ==\n")
         progress.update()
     for s in students:
         if s in unchanged:
@@ -225,6 +236,32 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
     write_outcomes(root, assignment, {**previous, **result.outcomes} if only
                    else result.outcomes)
     return result
+
+
+def _grade_on_dask(root: Path, assignment: str, todo: list[str], result: BatchResult, *,
+                   jobs: int, scheduler: str | None, sandbox: bool, db_url: str,
+                   env: Mapping[str, str] | None, again: Callable[[], list[str]]) -> None:
+    """Every submission in ``todo`` as one task of a :class:`._pool.GradingPool`; a second
+    round for those still without a run record (e.g. their worker died)."""
+    from ._pool import GradingPool
+
+    overrides: dict[str, dict[str, Any]] = {
+        "GuardedExecute": {"ledger": str(root / ".grading" / "runs"), "sandbox": sandbox}}
+    if db_url.startswith("sqlite:///"):
+        overrides["CourseDirectory"] = {"db_url": f"{db_url}?timeout=600"}
+    base = dict(os.environ if env is None else env)
+    base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
+
+    def done(student: str, ok: bool, log: str) -> None:
+        result.log += f"\n== {student} ==\n{log}"
+        result.returncode = max(result.returncode, 0 if ok else 1)
+
+    with GradingPool(jobs, scheduler) as workers:
+        workers.grade(root, base, overrides, assignment, todo, done)
+        left = again()
+        if left:
+            result.log += f"\n== second round for {', '.join(left)} ==\n"
+            workers.grade(root, base, overrides, assignment, left, done)
 
 
 class _Progress:
