@@ -70,9 +70,13 @@ class GradingPool:
         if scheduler:
             self.client = Client(scheduler)
         else:
+            # Loopback only, no dashboard (dashboard_address=None alone still opens :8787;
+            # a sandboxed kernel has no network either way).
             self._cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
                                          processes=True, memory_limit=0,
-                                         dashboard_address=None,
+                                         host="127.0.0.1",
+                                         scheduler_kwargs={"dashboard": False,
+                                                           "dashboard_address": None},
                                          silence_logs=logging.ERROR)
             self.client = Client(self._cluster)
 
