@@ -142,20 +142,21 @@ def _trace_of(context: Mapping[str, Any]) -> Trace:
     return Trace.parse(str(context["trace"]))
 
 
-def _timestamps(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
-    trace = _trace_of(context)
-    plain = plain_timestamps(got, trace, str(context.get("fn", "lamport_timestamps")))
-    if plain == want:
-        return None
-    return explain_timestamps(trace, plain, want, str(context.get("label", "")), hidden)
+def _per_event(plain: Callable[[Any, Trace, str], dict[str, Any]],
+               explain: Callable[..., str], fn: str) -> Judge:
+    """A check of one value per event (timestamps, vectors): exact types, then explain."""
+    def compare(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
+        trace = _trace_of(context)
+        mine = plain(got, trace, str(context.get("fn", fn)))
+        if mine == want:
+            return None
+        return explain(trace, mine, want, str(context.get("label", "")), hidden)
+
+    return compare
 
 
-def _vectors(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
-    trace = _trace_of(context)
-    plain = plain_vectors(got, trace, str(context.get("fn", "vector_timestamps")))
-    if plain == want:
-        return None
-    return explain_vectors(trace, plain, want, str(context.get("label", "")), hidden)
+_timestamps = _per_event(plain_timestamps, explain_timestamps, "lamport_timestamps")
+_vectors = _per_event(plain_vectors, explain_vectors, "vector_timestamps")
 
 
 def _relation(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:

@@ -81,29 +81,25 @@ def case(key: str, fn: Callable[..., Any], *args: Any, check: str = "exact",
         if not grading and check != "raises":
             raise
         raised = exc
+    checked = (not grading or author) and want is not _MISSING
+    plain_ctx: dict[str, Any] = {}
+    if author or checked:
+        kind = CHECKS.get(check)
+        plain_ctx = {**(kind.context(args) if kind else {}), "call": described, "fn": name,
+                     "label": label, "hint": hint, **context}
+    why = None if raised is None else (type(raised).__name__, str(raised)[:1000],
+                                       _bases(raised))
     if grading:
-        ctx = None
-        if author:
-            kind = CHECKS.get(check)
-            ctx = encode({**(kind.context(args) if kind else {}), "check": check,
-                          "call": described, "fn": name, "label": label, "hint": hint,
-                          **context})
-        if raised is not None:
-            record = Record(_state["nonce"], _state["cell"], str(key),
-                            raised=(type(raised).__name__, str(raised)[:1000], _bases(raised)),
-                            context=ctx)
+        ctx = encode({**plain_ctx, "check": check}) if author else None
+        if why is not None:
+            record = Record(_state["nonce"], _state["cell"], str(key), raised=why, context=ctx)
         else:
             record = Record(_state["nonce"], _state["cell"], str(key), value=encode(value),
                             context=ctx)
         _emit(record)
-    if (not grading or author) and want is not _MISSING:
-        ctx_plain: dict[str, Any] = {**(CHECKS[check].context(args) if check in CHECKS else {}),
-                                     "call": described, "fn": name, "label": label,
-                                     "hint": hint, **context}
-        problem = decide(check, None if raised else encode(value),
-                         None if raised is None else (type(raised).__name__, str(raised),
-                                                      _bases(raised)),
-                         encode(want), ctx_plain, hidden=False)
+    if checked:
+        problem = decide(check, None if why else encode(value), why, encode(want), plain_ctx,
+                         hidden=False)
         if problem is not None:
             raise AssertionError(problem)
     return value

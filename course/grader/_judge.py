@@ -22,7 +22,6 @@ Protocol (the kernel side is :mod:`course._protocol`, the record layout
 from __future__ import annotations
 
 import json
-import os
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -31,7 +30,9 @@ from typing import Any
 from nbformat.notebooknode import NotebookNode
 
 from course._checks import _safe_name, decide
-from course._records import MIME, MalformedRecord, Record, decode, parse_record, same
+from course._records import MIME, MalformedRecord, Record, decode, encode, parse_record, same
+
+from ._outcomes import write_json_atomic
 
 __all__ = ["CellVerdict", "JudgeReport", "Spec", "inject", "judge_notebook", "load_spec",
            "read_judge_reports", "records_of"]
@@ -145,12 +146,8 @@ class JudgeReport:
                 f"{len(self.verdicts)} cells right, {len(self.flags)} flag(s))")
 
     def write_to(self, folder: Path) -> Path:
-        path = folder / self.assignment / self.student / f"{self.notebook}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps(asdict(self), indent=1))
-        tmp.replace(path)
-        return path
+        return write_json_atomic(
+            folder / self.assignment / self.student / f"{self.notebook}.json", asdict(self))
 
 
 def read_judge_reports(root: Path, assignment: str, student: str) -> list[JudgeReport]:
@@ -260,15 +257,9 @@ def _probe_flags(found: Any, baseline: Any) -> list[str]:
             new = [x for x in have if x not in want]
             if new:
                 out.append(f"{key.replace('_', ' ')}: {', '.join(map(str, new[:6]))}")
-        elif not same(_enc(have), _enc(want)):
+        elif not same(encode(have), encode(want)):
             out.append(f"{key.replace('_', ' ')}: changed")
     return out
-
-
-def _enc(x: Any) -> Any:
-    from course._records import encode
-
-    return encode(x)
 
 
 def judge_notebook(nb: NotebookNode, spec: Spec | None, nonce: str, *, died: bool = False,
@@ -306,7 +297,8 @@ def judge_notebook(nb: NotebookNode, spec: Spec | None, nonce: str, *, died: boo
             report.verdicts.append(verdict)
             cell.outputs = _verdict_outputs(verdict)
         elif cell.get("cell_type") == "code":
-            if records_of(cell)[0] or records_of(cell)[1]:
+            found, bad = records_of(cell)
+            if found or bad:
                 flags.append(f"cell {index}: test records emitted outside a test cell")
             _strip_records(cell)
             cell.outputs = [_WITHHELD_NOTE if o.get("output_type") == "error"

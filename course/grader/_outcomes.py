@@ -75,12 +75,8 @@ class NotebookRun:
 
     def write_to(self, runs: Path) -> Path:
         """Write the record under ``runs`` (``<root>/.grading/runs``), atomically."""
-        path = runs / self.assignment / self.student / f"{self.notebook}.json"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(f".tmp{os.getpid()}")
-        tmp.write_text(json.dumps({**asdict(self), "outcome": self.outcome.value}, indent=1))
-        tmp.replace(path)
-        return path
+        return write_json_atomic(runs / self.assignment / self.student / f"{self.notebook}.json",
+                                 {**asdict(self), "outcome": self.outcome.value})
 
     @classmethod
     def read(cls, path: Path) -> NotebookRun:
@@ -88,6 +84,16 @@ class NotebookRun:
         data["outcome"] = Outcome(data["outcome"])
         data["timed_out"] = tuple(data.get("timed_out", ()))
         return cls(**data)
+
+
+def write_json_atomic(path: Path, data: object) -> Path:
+    """Write ``data`` as JSON to ``path`` (folders made) via a temporary file and a rename, so
+    a reader (the progress bar, a parallel grader) never sees half a record."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    tmp.write_text(json.dumps(data, indent=1))
+    tmp.replace(path)
+    return path
 
 
 def ledger_dir(root: Path, assignment: str) -> Path:
