@@ -78,7 +78,8 @@ _WALK = [f"course.jaxtools._workloads:{n}" for n in (
     "walk_pmap", "make_walk_pmap", "walk_shard_map", "make_walk_shard_map", "walk_reference",
     "_walk_block", "_reference_total")] + [
     "course.jaxtools._devices:shard_batch", "course.jaxtools._devices:unshard_batch"]
-c.GuardedExecute.withhold = {"ps1": _LAMPORT, "ps2": _ORDER, "ps4": _WALK}
+_MUTEX = ["course.mutex._ricart_agrawala:RicartAgrawala"]
+c.GuardedExecute.withhold = {"ps1": _LAMPORT, "ps2": _ORDER, "ps3": _MUTEX, "ps4": _WALK}
 # Outputs kept per notebook (a print flood beyond this is dropped, with one line saying so).
 c.GuardedExecute.max_output_bytes = 2_000_000
 

@@ -179,7 +179,8 @@ def _order(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str
 
 
 def _allclose(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
-    """Arrays (or numbers) equal within ``rtol``/``atol``; with ``jax=True`` in the context
+    """Arrays (or numbers, or dicts or sequences of them) equal within ``rtol``/``atol``;
+    dicts need exactly the expected keys; with ``jax=True`` in the context
     the result must be a JAX array, with ``dtype`` of that dtype."""
     import numpy as np
 
@@ -190,6 +191,18 @@ def _allclose(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> 
         for k, (g_k, w_k) in enumerate(zip(got, want, strict=True)):
             problem = _allclose(g_k, w_k, {**context, "call": f"{_call(context)}[{k}]"},
                                 hidden)
+            if problem:
+                return problem
+        return None
+    if isinstance(want, dict):
+        if type(got) is not dict or set(got) != set(want):
+            keys = sorted(want, key=repr)
+            shown = sorted(got, key=repr) if type(got) is dict else _kind(got)
+            return (f"{_call(context)} must return a dict with the keys {keys!r:.200}, got "
+                    f"{shown!r:.200}{_suffix(context)}")
+        for k in sorted(want, key=repr):
+            inner = {**context, "call": f"{_call(context)}[{k!r}]"}
+            problem = _allclose(got[k], want[k], inner, hidden)
             if problem:
                 return problem
         return None
@@ -319,6 +332,23 @@ def parallel_evidence(fn: Callable[..., Any], *args: Any) -> dict[str, Any]:
             "placement": placement}
 
 
+def _mutex(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str | None:
+    """ps3's verdict on a mutual-exclusion algorithm: the grader replays the transition
+    table the kernel recorded (:mod:`course.mutex._evidence`) in its own simulator and
+    explorer, under the configuration and seeds of the trusted context."""
+    from course.mutex._evidence import judge_behaviour
+
+    return judge_behaviour(got, dict(context))
+
+
+def _mutex_context(args: tuple[Any, ...]) -> dict[str, Any]:
+    from course.mutex._evidence import config_spec
+    from course.sim import Config
+
+    config = next((a for a in args if isinstance(a, Config)), None)
+    return {"config": config_spec(config)} if config is not None else {}
+
+
 def _no_context(args: tuple[Any, ...]) -> dict[str, Any]:
     return {}
 
@@ -337,7 +367,7 @@ def _order_context(args: tuple[Any, ...]) -> dict[str, Any]:
 
 
 #: Every check kind by name. ``raises`` is decided from the record's exception (see
-#: :func:`course.grader.judge_case`), ``parallel`` by :mod:`course.jaxtools`.
+#: :func:`course.grader.judge_case`), ``parallel`` by :mod:`course.jaxtools`, ``mutex`` by :mod:`course.mutex._evidence`.
 CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("exact", _exact, _no_context),
     Check("timestamps", _timestamps, _trace_context),
@@ -349,6 +379,7 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("all_equal", _all_equal, _no_context),
     Check("per_device", _per_device, _no_context),
     Check("parallel", _parallel, _no_context),
+    Check("mutex", _mutex, _mutex_context),
 )}
 
 

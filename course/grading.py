@@ -57,6 +57,7 @@ __all__ = [
     "explain_vectors",
     "grading_run",
     "in_kernel",
+    "mutex_case",
     "parallel_evidence",
     "plain_order",
     "plain_timestamps",
@@ -65,6 +66,7 @@ __all__ = [
     "reference_disabled",
     "require_bool",
     "require_own",
+    "require_own_node",
     "route_stderr_to_stdout",
     "setup_notebook",
 ]
@@ -245,6 +247,45 @@ def reference_disabled(names: Sequence[str] = REFERENCE_NAMES,
             main_ns[var] = value
         for mod, name, value in reversed(saved):
             setattr(mod, name, value)
+
+
+def require_own_node(cls: Any, name: str) -> None:
+    """Fail unless ``cls`` is the student's own :class:`course.sim.Node` subclass: defined
+    outside the ``course`` package, with no base class from the library but ``Node``."""
+    from course.sim import Node
+
+    if not isinstance(cls, type) or not issubclass(cls, Node):
+        raise AssertionError(f"`{name}` must be a class derived from Node (class {name}(Node): "
+                             f"...), got {cls!r:.100}")
+    for base in cls.__mro__:
+        if base in (Node, object):
+            continue
+        if _from_course(base) or str(getattr(base, "__module__", "")).startswith("course"):
+            raise AssertionError(
+                f"`{name}` is or derives from the course library's {base.__module__}."
+                f"{base.__qualname__}, the reference answer: write `{name}` yourself on Node.")
+
+
+def mutex_case(key: str, algorithm: Any, config: Any, *, seeds: Sequence[int] = (),
+               explore: bool = False, fairness: bool = True, per_entry: int | None = None,
+               visible: bool = True, call: str | None = None, label: str = "",
+               hint: str = "") -> Any:
+    """One ps3 case (check kind ``mutex``): ``algorithm`` runs under ``config`` on each seed
+    and/or through the exhaustive search; safety, liveness, ``fairness`` and ``per_entry``
+    messages per CS entry are judged on the recorded behaviour (in the student's kernel for
+    a ``visible`` case, by the grader in a grading run)."""
+    import functools
+
+    from course.mutex._evidence import record_behaviour
+
+    run = functools.partial(record_behaviour, seeds=tuple(seeds), explore=explore,
+                            fairness=fairness)
+    run.__name__ = getattr(algorithm, "__name__", "algorithm")  # type: ignore[attr-defined]
+    extra: dict[str, Any] = {"want": None} if visible else {}
+    return case(key, run, algorithm, config, check="mutex", seeds=list(seeds),
+                explore=explore, fairness=fairness, per_entry=per_entry,
+                call=call or getattr(algorithm, "__name__", "your algorithm"), label=label,
+                hint=hint, **extra)
 
 
 # ----- plain data: one definition, in course._checks ------------------------------

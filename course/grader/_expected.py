@@ -45,7 +45,7 @@ END = re.compile(r"^[ \t]*# END CASES\b")
 FORMAT = 1
 #: Check kinds that compare a record with itself (or judge it structurally), not with the
 #: solution's value: their expected entry holds none.
-RELATIONAL = frozenset({"parallel", "all_equal"})
+RELATIONAL = frozenset({"parallel", "all_equal", "mutex"})
 Blocks = dict[str, Callable[[], str]]
 
 

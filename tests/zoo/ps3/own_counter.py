@@ -1,0 +1,43 @@
+"""Keeps its own request counter instead of the Lamport clock and never takes the
+maximum on receive: it sends the counter as payload and orders requests by it. Safe and live
+(the order is still total) but unfair: a process that asked later can come first."""
+
+# %% ricart_agrawala
+class RicartAgrawala(Node):  # noqa: F821 (Node comes from the set-up cell)
+    def on_start(self):
+        self.state = "released"
+        self.request = None
+        self.granted = set()
+        self.waiting = []
+        self.counter = 0
+
+    def on_request_cs(self):
+        self.state = "wanted"
+        self.granted = set()
+        self.counter += 1
+        self.broadcast("REQUEST", self.counter)
+        self.request = (self.counter, self.pid)
+        self.maybe_enter()
+
+    def on_message(self, msg):
+        if msg.type == "REQUEST":
+            theirs = (msg.payload, msg.sender)
+            if self.state == "held" or (self.state == "wanted" and self.request < theirs):
+                self.waiting.append(msg.sender)
+            else:
+                self.send(msg.sender, "REPLY")
+        elif msg.type == "REPLY":
+            self.granted.add(msg.sender)
+            self.maybe_enter()
+
+    def on_exit_cs(self):
+        self.state = "released"
+        self.request = None
+        for peer in self.waiting:
+            self.send(peer, "REPLY")
+        self.waiting = []
+
+    def maybe_enter(self):
+        if self.state == "wanted" and len(self.granted) == self.n - 1:
+            self.state = "held"
+            self.enter_cs()
