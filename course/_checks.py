@@ -367,7 +367,8 @@ def _order_context(args: tuple[Any, ...]) -> dict[str, Any]:
 
 
 #: Every check kind by name. ``raises`` is decided from the record's exception (see
-#: :func:`course.grader.judge_case`), ``parallel`` by :mod:`course.jaxtools`, ``mutex`` by :mod:`course.mutex._evidence`.
+#: :func:`course.grader.judge_case`), ``parallel`` by :mod:`course.jaxtools`, ``mutex`` by
+#: :mod:`course.mutex._evidence`.
 CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("exact", _exact, _no_context),
     Check("timestamps", _timestamps, _trace_context),
