@@ -191,6 +191,20 @@ def ps4_walks() -> str:
     return _fmt("WALK_CASES", "(seed, walkers, start pattern (a, m, c), steps)", PS4_WALKS)
 
 
+# ----- ps3 ----------------------------------------------------------------------------
+PS3_SCHEDULES = [  # (processes, requests each, first seed, seeds): every N the issue names
+    (2, 3, 100, 40),
+    (3, 2, 200, 60),
+    (5, 2, 300, 30),
+    (8, 1, 400, 20),
+]
+
+
+def ps3_schedules() -> str:
+    return _fmt("SCHEDULES", "(processes, requests each, first seed, number of seeds)",
+                PS3_SCHEDULES)
+
+
 BLOCKS: dict[str, Callable[[], str]] = {
     "ps1_random": ps1_random,
     "ps1_edge": ps1_edge,
@@ -199,6 +213,7 @@ BLOCKS: dict[str, Callable[[], str]] = {
     "ps2_concurrency": ps2_concurrency,
     "ps2_tiebreak": ps2_tiebreak,
     "ps2_orders": ps2_orders,
+    "ps3_schedules": ps3_schedules,
     "ps4_blocks": ps4_blocks,
     "ps4_walks": ps4_walks,
 }
