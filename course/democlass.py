@@ -1,7 +1,7 @@
 """``make demo``, part 2: the whole grading job on a synthetic class.
 
 In ``demo_course/`` (git-ignored, next to ``nbgrader_config.py``): a course whose config loads
-the repository's, the instructor's ``source/`` and ``expected/`` for ps1 and ps2, released
+the repository's, the instructor's ``source/`` and ``expected/`` for ps1, ps2 and ps3, released
 with nbgrader, and a class of at least 20 students per assignment whose submissions span
 correct, partly wrong (the bug zoos in ``tests/zoo/``), blank, broken and cheating notebooks.
 Then ``course grade`` (sandboxed, in parallel, with the progress bar), ``course feedback``,
@@ -27,7 +27,7 @@ from course.grader._synth import build_submission, load_snippet, solutions
 
 __all__ = ["build_class", "main"]
 
-ASSIGNMENTS = ("ps1", "ps2")
+ASSIGNMENTS = ("ps1", "ps2", "ps3")
 CLASS_SIZE = 20  # at least: every zoo entry, a blank and a broken one, 4+ correct
 
 
