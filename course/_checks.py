@@ -25,8 +25,8 @@ from course._explain import explain_order, explain_relation, explain_timestamps,
 from course._records import Array, Opaque, decode, same
 from course._trace import Trace
 
-__all__ = ["CHECKS", "Check", "decide", "parallel_evidence", "plain_order", "plain_timestamps",
-           "plain_vectors", "require_bool"]
+__all__ = ["CHECKS", "Check", "decide", "figure_of", "parallel_evidence", "plain_order",
+           "plain_timestamps", "plain_vectors", "require_bool"]
 
 
 # ----- plain data (exact types) --------------------------------------------------------
@@ -101,6 +101,8 @@ class Check:
     name: str
     compare: Judge  # (got, want, context, hidden) on *decoded* values -> None or message
     context: Callable[[tuple[Any, ...]], dict[str, Any]]  # the case's args -> context
+    #: (got, context) -> a base64 PNG that shows a wrong result (e.g. the failing run), or None
+    figure: Callable[[Any, Mapping[str, Any]], str | None] | None = None
 
     def __repr__(self) -> str:
         return f"Check({self.name!r})"
@@ -341,6 +343,12 @@ def _mutex(got: Any, want: Any, context: Mapping[str, Any], hidden: bool) -> str
     return judge_behaviour(got, dict(context))
 
 
+def _mutex_figure(got: Any, context: Mapping[str, Any]) -> str | None:
+    from course.mutex._evidence import failure_figure
+
+    return failure_figure(got, dict(context))
+
+
 def _mutex_context(args: tuple[Any, ...]) -> dict[str, Any]:
     from course.mutex._evidence import config_spec
     from course.sim import Config
@@ -380,7 +388,7 @@ CHECKS: dict[str, Check] = {c.name: c for c in (
     Check("all_equal", _all_equal, _no_context),
     Check("per_device", _per_device, _no_context),
     Check("parallel", _parallel, _no_context),
-    Check("mutex", _mutex, _mutex_context),
+    Check("mutex", _mutex, _mutex_context, _mutex_figure),
 )}
 
 
@@ -420,3 +428,15 @@ def decide(check: str, value_enc: Any, raised: tuple[str, str, tuple[str, ...]] 
     if kind is None:
         return f"unknown check kind {check!r} (ask the instructor)"
     return kind.judge(value_enc, want_enc, context, hidden)
+
+
+def figure_of(check: str, value_enc: Any, context: Mapping[str, Any]) -> str | None:
+    """The picture of a wrong result for kinds that draw one (base64 PNG), else None; never
+    raises (a value that cannot be drawn has no picture)."""
+    kind = CHECKS.get(check)
+    if kind is None or kind.figure is None or value_enc is None:
+        return None
+    try:
+        return kind.figure(decode(value_enc), context)
+    except Exception:
+        return None

@@ -153,3 +153,29 @@ def test_an_exception_in_a_handler_is_replayed_as_the_students() -> None:
 ])
 def test_config_spec_round_trips(config: Config) -> None:
     assert config_from_spec(json.loads(json.dumps(config_spec(config)))) == config
+
+
+def test_a_failure_comes_with_the_picture_of_the_failing_run() -> None:
+    import base64
+
+    class Greedy(Node):
+        def on_request_cs(self) -> None:
+            self.enter_cs()
+
+    from course.mutex._evidence import assess, failure_figure
+
+    for ctx in (context(N3, explore=True), context(N3, seeds=[3])):
+        value = recorded(Greedy, N3, explore=bool(ctx["explore"]), seeds=ctx["seeds"])
+        found = assess(value, ctx)
+        assert found.problem is not None and found.run is not None
+        assert not check_safety_ok(found.run)
+        png = failure_figure(value, ctx)
+        assert png is not None and base64.b64decode(png)[:8] == b"\x89PNG\r\n\x1a\n"
+    right = recorded(RicartAgrawala, N3, explore=True)
+    assert failure_figure(right, context(N3, explore=True)) is None
+
+
+def check_safety_ok(run: Any) -> bool:
+    from course.mutex import check_safety
+
+    return bool(check_safety(run))

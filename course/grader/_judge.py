@@ -29,7 +29,7 @@ from typing import Any
 
 from nbformat.notebooknode import NotebookNode
 
-from course._checks import _safe_name, decide
+from course._checks import _safe_name, decide, figure_of
 from course._records import MIME, MalformedRecord, Record, decode, encode, parse_record, same
 
 from ._outcomes import write_json_atomic
@@ -125,6 +125,7 @@ class CellVerdict:
     message: str
     cases: int
     ename: str = "AssertionError"  # the error output's name when wrong
+    figure: str | None = None  # a base64 PNG of the failure (e.g. ps3's violating run)
 
     def __repr__(self) -> str:
         return f"CellVerdict({self.cell}: {'right' if self.ok else 'wrong'}, {self.cases} cases)"
@@ -220,8 +221,9 @@ def _judge_cell(cell: NotebookNode, gid: str, spec: Spec | None, nonce: str,
             ename = "AssertionError"
             if r.raised is not None:
                 ename = _safe_name(r.raised[0])  # the student's own exception, by name
+            figure = figure_of(str(c["check"]), r.value, context) if r.raised is None else None
             return CellVerdict(gid, False, problem, len(cases),
-                               ename if ename != "an exception" else "Exception")
+                               ename if ename != "an exception" else "Exception", figure)
     return CellVerdict(gid, True, f"Judged by the grader: all {len(cases)} case(s) right.",
                        len(cases))
 
@@ -237,8 +239,13 @@ _WITHHELD_NOTE = NotebookNode(output_type="stream", name="stdout", text=(
 def _verdict_outputs(v: CellVerdict) -> list[NotebookNode]:
     if v.ok:
         return [NotebookNode(output_type="stream", name="stdout", text=v.message + "\n")]
-    return [NotebookNode(output_type="error", ename=v.ename, evalue=v.message,
-                         traceback=[f"{v.ename}: {v.message}"])]
+    error = NotebookNode(output_type="error", ename=v.ename, evalue=v.message,
+                         traceback=[f"{v.ename}: {v.message}"])
+    if v.figure is None:
+        return [error]
+    picture = NotebookNode(output_type="display_data", metadata={}, data={
+        "image/png": v.figure, "text/plain": "<the run that fails, drawn by the grader>"})
+    return [picture, error]
 
 
 def _probe_flags(found: Any, baseline: Any) -> list[str]:

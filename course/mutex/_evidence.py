@@ -33,10 +33,11 @@ from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from course.sim import Config, Message, Node
+from course.sim import Config, Message, Node, Run
 
-__all__ = ["HANDLERS", "IncompleteTable", "Table", "config_from_spec", "config_spec",
-           "judge_behaviour", "record_behaviour", "table_algorithm"]
+__all__ = ["HANDLERS", "Assessment", "IncompleteTable", "Table", "assess", "config_from_spec",
+           "config_spec", "failure_figure", "judge_behaviour", "record_behaviour",
+           "table_algorithm"]
 
 FORMAT = "mutex-table-1"
 HANDLERS = ("on_start", "on_request_cs", "on_message", "on_exit_cs", "on_timer")
@@ -382,28 +383,38 @@ def config_from_spec(spec: dict[str, Any]) -> Config:
 
 
 # ----- the verdict --------------------------------------------------------------------------
-def judge_behaviour(value: Any, context: dict[str, Any]) -> str | None:
-    """The grader's verdict on a recorded table: None when every run holds, else why not.
+@dataclass
+class Assessment:
+    """The grader's finding: ``problem`` (None when every run holds) and the run that shows
+    it (the shortest schedule of the search, or the failing seed), to draw."""
 
-    ``context`` (trusted: the case's context from the solution's authoring run) holds the
-    ``config`` spec, the ``seeds`` to simulate, ``explore`` (search every delivery order),
-    ``fairness`` (check the algorithm's fairness too) and ``per_entry`` (the exact number of
-    messages per CS entry, or None)."""
+    problem: str | None
+    run: Run | None = None
+
+    def __repr__(self) -> str:
+        return f"Assessment({'right' if self.problem is None else self.problem[:80]!r})"
+
+
+def assess(value: Any, context: dict[str, Any]) -> Assessment:
+    """Judge a recorded table (see :func:`judge_behaviour`), keeping the failing run."""
     from course.mutex._checks import check_fairness, check_liveness, check_safety
     from course.mutex._explore import explore
     from course.sim import simulate
 
     who = str(context.get("call") or "your algorithm")
     if type(value) is not dict or value.get("format") != FORMAT:
-        return f"{who}: the recorded behaviour is missing or malformed (did not complete)"
+        return Assessment(f"{who}: the recorded behaviour is missing or malformed (did not "
+                          f"complete)")
     try:
         table = Table.from_json(value.get("table"))
     except (ValueError, TypeError, KeyError) as exc:
-        return f"{who}: the recorded behaviour is malformed ({exc}); did not complete"
+        return Assessment(f"{who}: the recorded behaviour is malformed ({exc}); did not "
+                          f"complete")
     if table.conflicts:
-        return (f"{who} does not behave as a function of its state and the message: "
-                f"{table.conflicts[0] or 'one input had two different outcomes'}. Keep all "
-                f"state in attributes of self, and iterate sets and dicts in sorted order.")
+        return Assessment(
+            f"{who} does not behave as a function of its state and the message: "
+            f"{table.conflicts[0] or 'one input had two different outcomes'}. Keep all state "
+            f"in attributes of self, and iterate sets and dicts in sorted order.")
     config = config_from_spec(dict(context["config"]))
     alg = table_algorithm(table, name=str(context.get("fn") or "Recorded"))
     incomplete = (f"{who}: the recorded behaviour is incomplete (the grader's replay needed a "
@@ -412,38 +423,74 @@ def judge_behaviour(value: Any, context: dict[str, Any]) -> str | None:
         result = explore(alg, config, fairness=bool(context.get("fairness", True)),
                          max_states=JUDGE_MAX_STATES)
         if alg.missing:  # type: ignore[attr-defined]
-            return incomplete.format(alg.missing[0])  # type: ignore[attr-defined]
+            return Assessment(incomplete.format(alg.missing[0]))  # type: ignore[attr-defined]
         if not result.exhausted:
-            return (f"{who}: the search of every delivery order did not finish within "
-                    f"{JUDGE_MAX_STATES:,} states under {config!r}")
+            return Assessment(f"{who}: the search of every delivery order did not finish "
+                              f"within {JUDGE_MAX_STATES:,} states under {config!r}")
         if not result.ok:
-            return f"{who} fails under some delivery order:\n{_explained(result.summary())}"
+            try:
+                run: Run | None = result.replay()
+            except Exception:
+                run = None
+            return Assessment(f"{who} fails under some delivery order:\n{result.summary()}",
+                              run)
     per_entry = context.get("per_entry")
     for seed in [int(s) for s in context.get("seeds", ())]:
         try:
             run = simulate(alg, config, seed)
         except IncompleteTable:
-            return incomplete.format(alg.missing[-1])  # type: ignore[attr-defined]
+            return Assessment(incomplete.format(alg.missing[-1]))  # type: ignore[attr-defined]
         except NodeRaised as exc:
-            return f"{who} raised {exc} under {config!r}, seed {seed}"
+            return Assessment(f"{who} raised {exc} under {config!r}, seed {seed}")
         except Exception as exc:
-            return f"{who} broke the simulator's rules under {config!r}, seed {seed}: {exc}"
+            return Assessment(f"{who} broke the simulator's rules under {config!r}, seed "
+                              f"{seed}: {exc}")
         checks = [check_safety(run), check_liveness(run)]
         if context.get("fairness", True):
             checks.append(check_fairness(run))
         bad = [v for v in checks if not v]
-        if not bad and per_entry is not None:
+        if bad:
+            return Assessment(f"{who} under {config!r}, seed {seed}: "
+                              + "; ".join(str(v) for v in bad), run)
+        if per_entry is not None:
             counts = run.messages_sent / max(1, len(run.entries))
             if counts != per_entry:
-                bad_msg = (f"{run.messages_sent} messages for {len(run.entries)} CS entries "
-                           f"({counts:g} per entry); the algorithm needs exactly {per_entry}")
-                return f"{who} under {config!r}, seed {seed}: {bad_msg}"
-        if bad:
-            return (f"{who} under {config!r}, seed {seed}: "
-                    + "; ".join(str(v) for v in bad))
-    return None
+                return Assessment(
+                    f"{who} under {config!r}, seed {seed}: {run.messages_sent} messages for "
+                    f"{len(run.entries)} CS entries ({counts:g} per entry); the algorithm "
+                    f"needs exactly {per_entry}", run)
+    return Assessment(None)
 
 
-def _explained(summary: str) -> str:
-    """The explorer's summary, names of the replayed class kept, payload ids left as is."""
-    return summary
+def judge_behaviour(value: Any, context: dict[str, Any]) -> str | None:
+    """The grader's verdict on a recorded table: None when every run holds, else why not.
+
+    ``context`` (trusted: the case's context from the solution's authoring run) holds the
+    ``config`` spec, the ``seeds`` to simulate, ``explore`` (search every delivery order),
+    ``fairness`` (check the algorithm's fairness too) and ``per_entry`` (the exact number of
+    messages per CS entry, or None)."""
+    return assess(value, context).problem
+
+
+def failure_figure(value: Any, context: dict[str, Any]) -> str | None:
+    """The failing run drawn (CS timeline above, messages below) as a base64 PNG, or None."""
+    found = assess(value, context)
+    if found.problem is None or found.run is None or not len(found.run):
+        return None
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")  # the grader has no display
+    import matplotlib.pyplot as plt
+
+    from course.mutex._plots import draw_run
+
+    fig = draw_run(found.run)
+    buf = io.BytesIO()
+    try:
+        fig.savefig(buf, format="png", dpi=72, bbox_inches="tight")
+    finally:
+        plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode("ascii")
