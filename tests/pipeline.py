@@ -402,6 +402,10 @@ def check_feedback_hides_tests(course: Course, assignment: str, students: Iterab
     return texts
 
 
+#: The text/plain of the picture the judge draws above a wrong verdict (course.grader._judge).
+GRADER_PICTURE = "<the run that fails, drawn by the grader>"
+
+
 def check_hidden_verdicts_give_nothing_away(course: Course, assignment: str,
                                             students: Iterable[str]) -> int:
     """In every autograded notebook, each hidden test cell holds only the judge's verdict (no
@@ -419,8 +423,11 @@ def check_hidden_verdicts_give_nothing_away(course: Course, assignment: str,
             gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
             if gid not in cells or not cells[gid]["hidden"]:
                 continue
-            assert len(cell.outputs) == 1, (student, gid, cell.outputs)
-            out = cell.outputs[0]
+            outputs = list(cell.outputs)
+            if len(outputs) == 2 and outputs[0].get("data", {}).get("text/plain") == GRADER_PICTURE:
+                outputs = outputs[1:]  # the judge's picture of the failing run (ps3)
+            assert len(outputs) == 1, (student, gid, [o.get("output_type") for o in outputs])
+            out = outputs[0]
             if out.output_type == "stream":
                 assert out.text.startswith("Judged by the grader: all"), (student, gid)
                 continue

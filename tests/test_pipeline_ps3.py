@@ -130,6 +130,12 @@ def test_hidden_failures_explain_the_violating_run(graded: Graded) -> None:
     assert "liveness" in texts["defers_when_idle"]
     assert "does not behave as a function of its state" in texts["nondeterministic"]
     assert "did not complete" in texts["rebinds_mutex_case"]
+    # ... and the failing run drawn (CS timeline and messages) above the verdict.
+    def pictures(student: str) -> int:
+        page = (graded.course.root / "feedback" / student / A / f"{A}.html").read_text()
+        return page.count("data:image/png;base64,")
+
+    assert pictures("own_counter") == pictures("solution") + 1  # one failing cell, one run
 
 
 def test_borrowed_reference_and_rebound_helper_score_nothing_on_part_b(graded: Graded) -> None:
