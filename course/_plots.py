@@ -2,8 +2,9 @@
 
 One horizontal line per process (pid 0 on top), a dot per event, an arrow per message
 from its send to its receive; a message still in flight ends in a dashed stub. Events are
-placed at their ``time`` when every event has one, else at their Lamport timestamp (so every
-arrow points forward). With ``highlight=e`` the causal past of e is blue, its future red and
+placed at their ``time`` when every event has one, else at their Lamport timestamp, or at the
+sum of their vector timestamp when vector timestamps are shown (so every arrow points
+forward). With ``highlight=e`` the causal past of e is blue, its future red and
 the events concurrent with it grey; ``violations`` (from ``check_clock_condition``) are drawn
 as thick red steps.
 """
@@ -39,9 +40,23 @@ def _labels(trace: Trace, timestamps: str | Mapping[str, Any] | None) -> dict[st
                      f"got {timestamps!r}")
 
 
+#: The x axis's label for each placement.
+AXIS_LABELS = {"time": "time", "lamport": "Lamport timestamp",
+               "vector": "vector timestamp (sum of entries: events in the causal past)",
+               "index": "index"}
+
+
+def _axis(trace: Trace, x: str, timestamps: object) -> str:
+    """The placement ``x`` names; 'auto' is the events' times when they all have one, else
+    the kind of timestamps shown (vector sums for 'vector', Lamport otherwise)."""
+    if x != "auto":
+        return x
+    if len(trace) and all(e.time is not None for e in trace):
+        return "time"
+    return "vector" if timestamps == "vector" else "lamport"
+
+
 def _positions(trace: Trace, x: str) -> dict[str, float]:
-    if x == "auto":
-        x = "time" if len(trace) and all(e.time is not None for e in trace) else "lamport"
     if x == "time":
         missing = [e.name for e in trace if e.time is None]
         if missing:
@@ -49,9 +64,11 @@ def _positions(trace: Trace, x: str) -> dict[str, float]:
         return {e.name: float(e.time) for e in trace if e.time is not None}
     if x == "lamport":
         return {k: float(v) for k, v in lamport_timestamps(trace).items()}
+    if x == "vector":  # the sum grows along every happens-before edge, as TS does
+        return {k: float(sum(v)) for k, v in vector_timestamps(trace).items()}
     if x == "index":
         return {e.name: float(e.index + 1) for e in trace}
-    raise ValueError(f"x must be 'auto', 'time', 'lamport' or 'index', got {x!r}")
+    raise ValueError(f"x must be 'auto', 'time', 'lamport', 'vector' or 'index', got {x!r}")
 
 
 #: Fixed colours for the lecture's message types, so a type looks the same in every figure.
@@ -96,7 +113,9 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
     """Draw ``trace`` and return the matplotlib Axes.
 
     ``timestamps``: label events with 'lamport' or 'vector' timestamps, a mapping of your
-    own (e.g. a student's clock), or None. ``x``: 'auto', 'time', 'lamport' or 'index'.
+    own (e.g. a student's clock), or None. ``x``: 'auto', 'time', 'lamport', 'vector' (the
+    sum of an event's vector entries) or 'index'; 'auto' is 'time' when every event has a
+    time, else follows ``timestamps`` ('vector' for vector timestamps, 'lamport' otherwise).
     Message arrows are colored by their send event's ``tag`` (e.g. message type) when set.
     """
     import matplotlib.pyplot as plt
@@ -106,6 +125,7 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
         width = min(16.0, 4.0 + 0.6 * max((len(trace.events_of(p)) for p in trace.processes),
                                           default=1))
         _, ax = plt.subplots(figsize=(width, 1.0 + 1.1 * len(trace.processes)))
+    x = _axis(trace, x, timestamps)
     pos = _spread(trace, _positions(trace, x))
     labels = _labels(trace, timestamps)
     y = {p: -i for i, p in enumerate(trace.processes)}
@@ -184,8 +204,7 @@ def space_time_diagram(trace: Trace, *, timestamps: str | Mapping[str, Any] | No
         ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), fontsize=8, frameon=False)
     ax.set_ylim(-len(trace.processes) + 0.4, 0.7)
     ax.set_yticks([])
-    ax.set_xlabel({"auto": "time" if all(e.time is not None for e in trace) and len(trace)
-                   else "Lamport timestamp"}.get(x, x))
+    ax.set_xlabel(AXIS_LABELS[x])
     for side in ("left", "right", "top"):
         ax.spines[side].set_visible(False)
     if title:

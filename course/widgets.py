@@ -58,7 +58,9 @@ def explore_trace(trace: Trace, *, selected: str | None = None, timestamps: str 
     state: dict[str, Any] = {}
 
     def redraw(*_: Any) -> None:
-        ax = space_time_diagram(trace, timestamps=kind.value, highlight=pick.value)
+        # The x axis follows the kind too: Lamport timestamps or vector sums, never a mix.
+        ax = space_time_diagram(trace, timestamps=kind.value, highlight=pick.value,
+                                x=kind.value)
         fig = cast("Figure", ax.figure)  # a figure of its own, never a subfigure
         plt.close(fig)  # keep it out of pyplot's global figure list
         out.outputs = (png_output(fig),)  # same path with or without a front end

@@ -84,6 +84,12 @@ def test_explorer_widget_redraws_without_front_end():
     assert len(out.outputs) == 1 and "image/png" in out.outputs[0]["data"]
     ax = box.state["axes"]
     assert "f [2,2,2]" in {t.get_text() for t in ax.texts}
+    # Vector mode places and labels by the vector sums (f: 2+2+2 = 6), not Lamport's TS(f) = 5.
+    assert ax.get_xlabel().startswith("vector timestamp")
+    assert _dot_colors(ax)[(6.0, -2.0)] == SELECTED.lower()
+    kind.value = "lamport"
+    ax = box.state["axes"]
+    assert ax.get_xlabel() == "Lamport timestamp"
     assert _dot_colors(ax)[(5.0, -2.0)] == SELECTED.lower()
     with pytest.raises(ValueError, match="Unknown event 'zz'"):
         explore_trace(LECTURE, selected="zz")
