@@ -96,12 +96,13 @@ def test_importing_the_simulator_stays_light():
 
 
 def test_message_diagram_lets_callers_override_labels_and_axis():
+    from course._plots import AXIS_LABELS
     from course.mutex import RicartAgrawala, message_diagram
     from course.sim import Config, simulate
 
     run = simulate(RicartAgrawala, Config(n=3), seed=4)
     ax = message_diagram(run, x="lamport", timestamps=None, show_names=True)
-    assert ax.get_xlabel() == "lamport"
+    assert ax.get_xlabel() == AXIS_LABELS["lamport"]
     assert not any(t.get_text().isdigit() for t in ax.texts)
 
 

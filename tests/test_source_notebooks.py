@@ -39,7 +39,10 @@ def blocks() -> dict[str, Any]:
 
 
 def test_there_are_assignments() -> None:
-    assert IDS == ["ps1", "ps2", "ps4"]
+    """Every source notebook has its release and expected values; the course's four are there."""
+    assert {"ps1", "ps2", "ps3", "ps4"} <= set(IDS)
+    assert IDS == sorted(p.name for p in (REPO / "release").iterdir() if p.is_dir())
+    assert IDS == sorted(p.stem for p in (REPO / "expected").glob("*.json"))
 
 
 @pytest.mark.slow
