@@ -8,15 +8,33 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 export PYTHONHASHSEED := 0
 
-.PHONY: install demo test lint unit notebooks lab bench release clean
+.PHONY: install browser demo test lint unit notebooks lab bench release clean
 
-install: $(STAMP)
+# A line per step, so a first install (minutes: jax, jupyterlab, nbgrader) is never silent.
+install: $(STAMP) browser
 
 $(STAMP): pyproject.toml
+	@echo "==> set-up 1/3: virtualenv $(VENV)"
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	@echo "==> set-up 2/3: upgrading pip"
+	@$(BIN)/python -m pip install --quiet --upgrade pip
+	@echo "==> set-up 3/3: installing the course package and its test tools (pip install -e '.[test]'; a few minutes the first time)"
+	@$(BIN)/python -m pip install --quiet -e '.[test]'
 	@touch $(STAMP)
+	@echo "==> set-up done: $(VENV) is ready"
+
+# tests/test_browser.py drives Debian's chromium (Playwright's own browser download does not
+# work on these machines). Installed when missing, as root; otherwise says how.
+CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
+browser:
+	@if [ -n "$(CHROMIUM)" ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "==> set-up: chromium (for the browser tests) is missing: apt-get install -y chromium"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+	    && echo "==> set-up: chromium installed: $$(command -v chromium)"; \
+	else \
+	  echo "==> set-up: chromium is missing; the browser tests need it: sudo apt-get install chromium" >&2; \
+	fi
 
 # Part 1: the library on the lecture's example. Part 2: the grading job on a synthetic class of
 # 20+ students per assignment in demo_course/ (a rerun resumes; ARGS=--fresh starts over).
@@ -34,15 +52,29 @@ notebooks: $(STAMP)  ## re-execute the lecture notebooks and store outputs per t
 	$(BIN)/python -m course.nbtools notebooks/*.ipynb
 
 # Both cores: pytest-xdist with one file per worker (module fixtures grade a whole batch once).
-test: $(STAMP)
+test: install
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile --nbval-lax tests notebooks
 
 # Kernels inherit JAX_NUM_CPU_DEVICES (default 4: ps4's pmap gets four CPU devices); JAX fixes
 # the count when it starts, so it is set here, never in a notebook cell.
+# ROLE=student (default): the student profile course/lab/student (no Create Assignment
+# sidebar, no Formgrader, no course list; Assignments and Validate stay).
+# ROLE=instructor: every nbgrader extension. ARGS are passed to jupyter lab
+# (make lab ARGS="--no-browser --port 9999"); as root, --allow-root is added. COURSE is the
+# folder it serves and whose nbgrader_config.py the formgrader reads (default: this one;
+# e.g. make lab ROLE=instructor COURSE=demo_course after make demo).
+ROLE ?= student
+COURSE ?= .
+LAB_PROFILE := $(abspath course/lab/student)
 lab: $(STAMP)
-	JAX_NUM_CPU_DEVICES=$${JAX_NUM_CPU_DEVICES:-4} $(BIN)/jupyter lab
+	@case "$(ROLE)" in student|instructor) ;; \
+	  *) echo "make lab: ROLE must be student or instructor, not '$(ROLE)'" >&2; exit 2;; esac
+	@echo "==> JupyterLab as $(ROLE) in $(abspath $(COURSE))"
+	cd $(COURSE) && JAX_NUM_CPU_DEVICES=$${JAX_NUM_CPU_DEVICES:-4} \
+	$(if $(filter student,$(ROLE)),JUPYTER_CONFIG_PATH=$(LAB_PROFILE)$${JUPYTER_CONFIG_PATH:+:$$JUPYTER_CONFIG_PATH}) \
+	$(abspath $(BIN))/jupyter lab $$([ "$$(id -u)" = 0 ] && echo --allow-root) $(ARGS)
 
 # Regenerate release/ from source/ with nbgrader (refuses while embedded expected values in
 # the hidden tests are stale: `$(BIN)/course expected --write` first). Commit the result.

@@ -11,6 +11,7 @@ A temporary course (the pipeline tests) loads this file with ``load_subconfig`` 
 overrides ``CourseDirectory.root`` and the timeout.
 """
 
+import contextlib
 import os
 
 c = get_config()  # noqa: F821 -- provided by traitlets when it runs this file
@@ -22,6 +23,12 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
+# The exchange (release / fetch / submit / feedback between accounts) inside the course tree,
+# for a single machine: nbgrader requires it to exist, so it is made here (git-ignored).
+# A multi-user server points this at a shared folder instead.
+c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+with contextlib.suppress(OSError):  # a read-only checkout: nbgrader says so when used
+    os.makedirs(c.Exchange.root, exist_ok=True)
 # source/cases.py (the hidden tests' inputs) is never an assignment file.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             "cases.py"]
@@ -112,3 +119,9 @@ c.GenerateFeedback.preprocessors = [
     "course.nbplugins.HideHiddenTests",
     "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
 ]
+# The course's feedback template (course/templates/course_feedback, on nbgrader's): math
+# typeset by the packaged MathJax (jupyter-server-mathjax; no network), long lines wrapped,
+# and every test cell named by its checking sentence in the summary.
+from course.templates import configure_feedback  # noqa: E402
+
+configure_feedback(c)
