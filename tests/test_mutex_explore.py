@@ -133,3 +133,56 @@ def test_exploration_summary_has_no_wall_clock():
     assert result.summary() == result.summary()
     assert " s," not in result.summary() and "space exhausted" in result.summary()
     assert str(result).startswith(result.summary().split(" states")[0])
+
+
+# ----- one invariant abstraction: fairness in the algorithm's own flavour -----------------
+@pytest.mark.parametrize("config", [Config(n=3, requests=1), Config(n=3, requests=2),
+                                    Config(n=4, requests=1, fifo=False)])
+def test_the_coordinator_is_fair_in_arrival_order(config):
+    assert Centralized.fairness == "arrival"
+    e = explore(Centralized, config, fairness=True)
+    assert e.ok and e.exhausted and e.violation is None, str(e)
+
+
+def test_the_coordinator_is_not_fair_in_timestamp_order():
+    """The flavour matters: (ts, pid) order is not what a coordinator promises."""
+    e = explore(Centralized, Config(n=3, requests=1), fairness="timestamp")
+    assert e.kind == "fairness", str(e)
+
+
+@pytest.mark.parametrize("algorithm", [Lamport, RicartAgrawala])
+def test_permission_based_algorithms_are_fair_in_timestamp_order(algorithm):
+    assert algorithm.fairness == "timestamp"
+    cfg = Config(n=3, requests=[(0, 0), (1, 0)]) if algorithm is Lamport else Config(n=3)
+    assert explore(algorithm, cfg, fairness=True).ok
+    assert explore(algorithm, cfg, fairness="timestamp").ok
+
+
+def test_a_lifo_coordinator_is_caught_by_the_search_in_arrival_order():
+    from mutex_zoo import CentralizedLIFO
+
+    e = explore(CentralizedLIFO, Config(n=3, requests=2), fairness=True)
+    assert e.kind == "fairness" and "happened before" in e.violation, str(e)
+    assert not check_fairness(e.replay(), "causal")  # the run check agrees
+
+
+def test_student_classes_default_to_timestamp_fairness():
+    from course.mutex._invariants import fairness_order, invariants_for
+    from course.sim import Node
+
+    class Mine(Node):
+        pass
+
+    assert fairness_order(Mine) == "timestamp"
+    names = [i.name for i in invariants_for(Centralized, fairness=True)]
+    assert names == ["safety", "error", "deadlock (liveness)", "fairness (arrival)"]
+    with pytest.raises(ValueError, match="fairness"):
+        invariants_for(Mine, fairness="fifo")
+
+
+def test_check_seeds_uses_the_same_invariants():
+    from mutex_zoo import CentralizedLIFO
+
+    assert check_seeds(Centralized, Config(n=4, requests=3), range(10), fairness=True)
+    sweep = check_seeds(CentralizedLIFO, Config(n=4, requests=3), range(50), fairness=True)
+    assert not sweep and any(v.check == "fairness (causal)" and not v for v in sweep.verdicts)

@@ -22,6 +22,8 @@ COORDINATOR = 0
 class Centralized(Node):
     """Coordinator-based mutual exclusion (REQUEST / GRANT / RELEASE)."""
 
+    fairness = "arrival"  # FIFO at the coordinator: happens-before order of requests
+
     def on_start(self) -> None:
         self.queue: list[int] = []  # coordinator only: waiting pids, first come first
         self.holder: int | None = None  # coordinator only: who may be in the CS

@@ -8,7 +8,7 @@
   process that crashed itself is excused, not the ones a crash blocks.
 * **Fairness**: ``order="timestamp"`` – entries in (request timestamp, pid) order (Lamport,
   Ricart–Agrawala); ``order="causal"`` – a request that happened before another is
-  served first (also the centralized algorithm's FIFO queue).
+  served first (also the centralized algorithm's FIFO queue; ``"arrival"`` is a synonym).
 * **Metrics**: messages per CS entry by type, synchronization delay (exit of one to entry
   of the next when someone was waiting), waiting time.
 """
@@ -138,8 +138,9 @@ def check_liveness(run: Run) -> Verdict:
 def check_fairness(run: Run, order: str = "timestamp") -> Verdict:
     """Requests served in (timestamp, pid) order, or in happens-before order."""
     run.require_record()
-    if order not in ("timestamp", "causal"):
-        raise ValueError(f"order must be 'timestamp' or 'causal', got {order!r}")
+    if order not in ("timestamp", "causal", "arrival"):
+        raise ValueError(f"order must be 'timestamp' or 'causal' ('arrival'), got {order!r}")
+    order = "causal" if order == "arrival" else order
     entries = run.entries
     waiting = [iv for iv in run.intervals if iv.entered is None and not iv.crashed]
     problems: list[str] = []

@@ -2,12 +2,12 @@
 
 :func:`explore` searches the steps of ``course.sim.StepKernel`` breadth first from the
 start, hashing each state (every process's attributes + clocks, CS states, requests left,
-messages in flight, timers). In every new state it checks
-
-* safety – at most one live process in the CS;
-* errors – a handler raised (e.g. ``enter_cs()`` while not waiting);
-* fairness (``fairness=True``) – entries in (request timestamp, pid) order;
-* deadlock – no step is possible but a live process still waits or has requests left.
+messages in flight, timers). It checks the invariants of :mod:`course.mutex._invariants`
+(the same objects :func:`check_seeds` checks on seeded runs): safety and fairness after
+every step, errors (a handler raised, e.g. ``enter_cs()`` while not waiting) on every
+step, deadlock in every state where no step is possible. Fairness (``fairness=True``) is
+the algorithm's own flavour (``"timestamp"`` or ``"arrival"``, see
+:func:`~course.mutex._invariants.fairness_order`), or the one named.
 
 It reports "space exhausted, K states" or the first violation. Breadth first means the
 schedule found is a shortest one: a minimal counterexample, replayable with
@@ -21,7 +21,8 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from course.mutex._checks import Verdict, check_liveness, check_safety
+from course.mutex._checks import Verdict
+from course.mutex._invariants import Invariant, Kind, invariants_for, resolve_fairness
 from course.sim import Config, Run, Step, StepKernel, replay, simulate
 from course.sim._kernel import Algorithm
 
@@ -77,13 +78,17 @@ class Exploration:
         return f"Exploration({str(self).splitlines()[0]})"
 
 
-def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: bool = False,
+def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: bool | str = False,
             deadlock: bool = True, max_states: int = 2_000_000) -> Exploration:
     """Breadth-first search over every schedule of ``algorithm`` under ``config``
-    (request times and delays are ignored: every order is tried)."""
+    (request times and delays are ignored: every order is tried). ``fairness``: False,
+    True (the algorithm's own flavour), ``"timestamp"`` or ``"arrival"``."""
     config = Config(n=3, requests=1) if config is None else config
+    invariants = invariants_for(algorithm, fairness=fairness, deadlock=deadlock)
+    on_step = [i for i in invariants if type(i).check_step is not Invariant.check_step]
+    on_final = [i for i in invariants if type(i).check_final is not Invariant.check_final]
     t0 = time.perf_counter()
-    k = StepKernel(algorithm, config, fairness=fairness)
+    k = StepKernel(algorithm, config, fairness=resolve_fairness(algorithm, fairness) or False)
     root = k.save()
     parent: dict[tuple, tuple[tuple, Step] | None] = {root.key: None}
     frontier = deque([root])
@@ -105,11 +110,9 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
         k.load(snap)
         steps = k.enabled()
         if not steps:
-            stuck = k.stuck()
-            if deadlock and stuck:
-                who = ", ".join(f"P{p}" for p in stuck)
-                return found("deadlock", f"no step possible but {who} still "
-                             f"{'waits' if len(stuck) == 1 else 'wait'}", path(snap.key))
+            for inv in on_final:
+                if (why := inv.check_final(k)) is not None:
+                    return found(inv.kind.value, why, path(snap.key))
             continue
         for step in steps:
             k.load(snap, step.pid)
@@ -119,13 +122,9 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
             except Exception as exc:
                 return found("error", f"{type(exc).__name__}: {exc}",
                              [*path(snap.key), step])
-            inside = k.in_cs()
-            problem = k.problem
-            if len(inside) > 1 or problem:
-                kind = "safety" if len(inside) > 1 else "fairness"
-                why = (f"{' and '.join(f'P{p}' for p in inside)} in the CS together"
-                       if kind == "safety" else problem)
-                return found(kind, why, [*path(snap.key), step])  # type: ignore[arg-type]
+            for inv in on_step:
+                if (why := inv.check_step(k)) is not None:
+                    return found(inv.kind.value, why, [*path(snap.key), step])
             child = k.save(snap, step.pid)
             if child.key in parent:
                 continue
@@ -164,9 +163,14 @@ class SeedSweep:
 
 
 def check_seeds(algorithm: Algorithm, config: Config, seeds: Iterable[int], *,
-                checks: Iterable[Callable[[Run], Verdict]] = (check_safety, check_liveness),
-                ) -> SeedSweep:
-    """Simulate every seed and run the checks; stop at the first seed that fails."""
+                checks: Iterable[Callable[[Run], Verdict]] | None = None,
+                fairness: bool | str = False) -> SeedSweep:
+    """Simulate every seed and run the checks; stop at the first seed that fails. The
+    checks are the invariants' run checks (safety, liveness and, with ``fairness``, the
+    algorithm's fairness flavour, as :func:`explore`), or the callables given."""
+    if checks is None:
+        checks = [i.check_run for i in invariants_for(algorithm, fairness=fairness)
+                  if i.kind is not Kind.ERROR]
     checks = tuple(checks)
     name = getattr(algorithm, "__name__", repr(algorithm))
     count = 0

@@ -21,6 +21,8 @@ __all__ = ["Lamport"]
 class Lamport(Node):
     """Lamport's algorithm (REQUEST / REPLY / RELEASE, FIFO channels)."""
 
+    fairness = "timestamp"  # entries in (request ts, pid) order
+
     def on_start(self) -> None:
         self.queue: set[tuple[int, int]] = set()  # known requests (ts, pid)
         self.latest: dict[int, tuple[int, int]] = {}  # peer → (ts, pid) of its last message

@@ -20,6 +20,8 @@ __all__ = ["RicartAgrawala"]
 class RicartAgrawala(Node):
     """Ricart–Agrawala (REQUEST / REPLY with deferral by (timestamp, pid))."""
 
+    fairness = "timestamp"  # entries in (request ts, pid) order
+
     def on_start(self) -> None:
         self.state = "released"
         self.mine: tuple[int, int] | None = None  # my request (ts, pid)

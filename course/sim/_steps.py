@@ -26,7 +26,19 @@ from course.sim._kernel import IDLE, IN_CS, WAITING, Algorithm, Kernel, _Crashed
 from course.sim._node import _PLUMBING, Message
 from course.sim._run import Run
 
-__all__ = ["Step", "StepKernel", "replay"]
+__all__ = ["Entry", "Step", "StepKernel", "replay"]
+
+
+class Entry(NamedTuple):
+    """A CS entry seen by the step machine: who entered with which request timestamp, the
+    (ts, pid) of the latest entry before it (timestamp fairness only), and every live
+    process still waiting as (pid, request ts, its request happened before this one:
+    arrival fairness only)."""
+
+    pid: int
+    ts: int
+    previous: tuple[int, int] | None
+    waiting: tuple[tuple[int, int, bool], ...]
 
 
 class Step(NamedTuple):
@@ -113,21 +125,32 @@ class Snapshot(NamedTuple):
 class StepKernel(Kernel):
     """A kernel whose steps are chosen from outside (see the module docstring).
 
-    With ``fairness=True`` it notes (in ``problem``) any entry that breaks the order of
-    requests by (timestamp, pid).
+    Every CS entry of a step is noted in ``entries`` (an :class:`Entry`). With
+    ``fairness="timestamp"`` (or True) the state also keeps the requests' timestamps and the
+    latest entry's (ts, pid); with ``fairness="arrival"`` each process's knowledge of
+    requests (a count per process, carried by messages), so an entry can be checked
+    against the requests that happened before it.
     """
 
     def __init__(self, algorithm: Algorithm, config: Config, *, record: bool = False,
-                 fairness: bool = False) -> None:
+                 fairness: bool | str = False) -> None:
         super().__init__(algorithm, config, record=record)
         self.remaining = list(config.requests_per_process())
         self.inflight: list[Message] = []
         self.mids: dict[Message, deque[int]] = {}
         self.timers: list[tuple[int, str]] = []
         self.may_crash = sorted({c.pid for c in config.crashes if c.time is not None})
-        self.fairness = fairness
+        if fairness not in (False, True, None, "timestamp", "arrival"):
+            raise ValueError(f"fairness must be False, 'timestamp' or 'arrival', got "
+                             f"{fairness!r}")
+        self.fairness = "timestamp" if fairness is True else (fairness or None)
         self.last_entered: tuple[int, int] | None = None
-        self.problem: str | None = None
+        # "arrival": requests each process has heard of (a count per process), the counts
+        # as of each one's current request, and the counts each sent message carries
+        self.seen = [(0,) * self.n] * self.n
+        self.pred: list[tuple[int, ...] | None] = [None] * self.n
+        self.tags: dict[tuple[int, int], tuple[int, ...]] = {}
+        self.entries: list[Entry] = []
         self.steps = 0
         self._loaded: list[dict[str, Any] | None] = [None] * self.n  # shared dict in node p
         self._start()
@@ -139,20 +162,22 @@ class StepKernel(Kernel):
         self.inflight.append(msg)
         if self.log is not None:
             self.mids.setdefault(msg, deque()).append(mid)
+        if self.fairness == "arrival":
+            self.tags[(msg[2], msg[1])] = self.seen[msg[2]]
 
     def _on_enter(self, pid: int) -> None:
-        if not self.fairness:
+        fair = self.fairness
+        if fair is None:
+            self.entries.append(Entry(pid, self.req_ts[pid], None, ()))
             return
-        mine = (self.req_ts[pid], pid)
-        if self.last_entered is not None and mine < self.last_entered:
-            self.problem = (f"P{pid} entered with request (ts {mine[0]}, pid {pid}) after a "
-                            f"request (ts {self.last_entered[0]}, pid {self.last_entered[1]})")
-        for q in range(self.n):
-            if (q != pid and self.status[q] == WAITING and not self.crashed[q]
-                    and (self.req_ts[q], q) < mine):
-                self.problem = (f"P{pid} entered with request (ts {mine[0]}, pid {pid}) while "
-                                f"P{q} waits with the earlier (ts {self.req_ts[q]}, pid {q})")
-        self.last_entered = mine
+        pred = self.pred[pid] or ()
+        waiting = tuple(
+            (q, self.req_ts[q], fair == "arrival" and pred[q] >= self.seen[q][q] > 0)
+            for q in range(self.n)
+            if q != pid and self.status[q] == WAITING and not self.crashed[q])
+        self.entries.append(Entry(pid, self.req_ts[pid], self.last_entered, waiting))
+        if fair == "timestamp":
+            self.last_entered = (self.req_ts[pid], pid)
 
     def _set_timer(self, pid: int, delay: float, name: str) -> None:
         self.timers.append((pid, name))
@@ -196,10 +221,15 @@ class StepKernel(Kernel):
             if kind == "deliver":
                 msg = step[2]
                 self.inflight.remove(msg)  # type: ignore[arg-type]
+                if self.fairness == "arrival":
+                    self._hear(msg)  # type: ignore[arg-type]
                 mid = self.mids[msg].popleft() if self.log is not None else -1  # type: ignore[index]
                 self._deliver(msg, mid)  # type: ignore[arg-type]
             elif kind == "request":
                 self.remaining[pid] -= 1
+                if self.fairness == "arrival":
+                    s = self.seen[pid]
+                    self.seen[pid] = self.pred[pid] = (*s[:pid], s[pid] + 1, *s[pid + 1:])
                 self._request(pid)
             elif kind == "exit":
                 self._exit(pid)
@@ -216,6 +246,12 @@ class StepKernel(Kernel):
             exc.add_note(f"in step {self.steps} ({step!r}) of {self.algorithm}")
             raise
 
+    def _hear(self, msg: Message) -> None:
+        """Arrival ghost: the receiver now knows of every request its sender knew of."""
+        tag = self.tags[(msg[2], msg[1])]
+        mine = self.seen[msg[3]]
+        self.seen[msg[3]] = tuple(a if a > b else b for a, b in zip(mine, tag, strict=True))
+
     def in_cs(self) -> list[int]:
         """Live processes in the CS."""
         return [p for p in range(self.n) if self.status[p] == IN_CS and not self.crashed[p]]
@@ -227,9 +263,11 @@ class StepKernel(Kernel):
 
     # ----- states ------------------------------------------------------------------------
     def _kernel_state(self) -> tuple:
+        ghost = ((tuple(self.seen), tuple(self.pred), dict(self.tags))
+                 if self.fairness == "arrival" else None)
         return (tuple(self.clock), tuple(self.status), tuple(self.remaining),
                 tuple(self.crashed), tuple(self.inflight), tuple(self.timers),
-                tuple(self.req_ts), self.last_entered, tuple(self.nev))
+                tuple(self.req_ts), self.last_entered, tuple(self.nev), ghost)
 
     def _kernel_key(self) -> tuple:
         if self.config.fifo:  # per-channel order matters, interleaving across channels not
@@ -241,8 +279,17 @@ class StepKernel(Kernel):
                 infl = frozenset(Counter(self.inflight).items())
         return (tuple(self.clock), tuple(self.status), tuple(self.remaining),
                 tuple(self.crashed), infl, tuple(sorted(self.timers)),
-                (tuple(self.req_ts), self.last_entered) if self.fairness else None,
+                self._ghost_key(infl),
                 tuple(self.nev) if self.crash_after else None)
+
+    def _ghost_key(self, infl: Any) -> Any:
+        if self.fairness == "timestamp":
+            return (tuple(self.req_ts), self.last_entered)
+        if self.fairness == "arrival":
+            msgs = infl if type(infl) is tuple else sorted(m for m, _ in infl)
+            return (tuple(self.seen), tuple(self.pred),
+                    tuple(self.tags[(m[2], m[1])] for m in msgs))
+        return None
 
     def save(self, parent: Snapshot | None = None, pid: int | None = None) -> Snapshot:
         """Snapshot the state. After a step on ``pid`` from ``parent``, only ``pid``'s
@@ -275,7 +322,7 @@ class StepKernel(Kernel):
                 nd.update(d)
                 loaded[p] = d
         (clock, status, remaining, crashed, inflight, timers, req_ts, self.last_entered,
-         nev) = snap.kernel
+         nev, ghost) = snap.kernel
         self.clock[:] = clock
         self.status[:] = status
         self.remaining[:] = remaining
@@ -284,7 +331,12 @@ class StepKernel(Kernel):
         self.timers = list(timers)
         self.req_ts[:] = req_ts
         self.nev[:] = nev
-        self.problem = None
+        if ghost is not None:
+            seen, pred, tags = ghost
+            self.seen[:] = seen
+            self.pred[:] = pred
+            self.tags = dict(tags)
+        self.entries = []
 
 
 def replay(algorithm: Algorithm, config: Config, schedule: list[Step] | tuple[Step, ...]
