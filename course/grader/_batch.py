@@ -26,7 +26,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._judge import read_judge_reports
 from ._outcomes import (
@@ -38,6 +38,9 @@ from ._outcomes import (
     read_runs,
     write_outcomes,
 )
+
+if TYPE_CHECKING:
+    from ._pool import PoolStart
 
 __all__ = ["BatchResult", "grade_batch", "precheck"]
 
@@ -144,17 +147,36 @@ def submission_digest(folder: Path) -> str:
     return h.hexdigest()
 
 
+def anything_to_grade(root: Path, assignment: str, *, force: bool = False,
+                      only: Sequence[str] = ()) -> bool:
+    """A cheap guess before the pre-check: is there a submission :func:`grade_batch` would
+    grade (new, changed since it was graded, not scored, or ``force``)? ``course grade``
+    starts its worker pool early only then, so a rerun with nothing new stays instant."""
+    previous = read_outcomes(root, assignment)
+    for sdir in (root / "submitted").glob("*"):
+        folder = sdir / assignment
+        if not folder.is_dir() or (only and sdir.name not in only):
+            continue
+        old = previous.get(sdir.name)
+        if force or old is None or not old.outcome.scored or \
+                old.digest != submission_digest(folder):
+            return True
+    return False
+
+
 def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
                 sandbox: bool = True, only: Sequence[str] = (), jobs: int = 1,
                 force: bool = False, quiet: bool = True, pool: str = "dask",
                 scheduler: str | None = None,
-                env: Mapping[str, str] | None = None) -> BatchResult:
+                env: Mapping[str, str] | None = None,
+                workers: PoolStart | None = None) -> BatchResult:
     """Grade every submission of ``assignment`` (or the students in ``only``); see the module
     docstring. ``nbgrader(*args)`` runs one nbgrader command in the course root. With
     ``pool="dask"`` (the default) every submission is one task on a dask cluster of ``jobs``
     workers (:mod:`._pool`; ``scheduler``: an existing one), the kernels' environment
     ``env``; with ``pool="processes"``, ``jobs`` nbgrader processes grade fixed chunks of
-    students. Either way SQLite serializes the short write transactions (each waits up to
+    students; ``workers``: a dask pool already starting (the caller closes it). Either way
+    SQLite serializes the short write transactions (each waits up to
     10 minutes for the lock). Without ``force``, a
     submission whose content is unchanged since it was last graded keeps that outcome."""
     notebooks = expected_notebooks(root, assignment)
@@ -212,7 +234,8 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
 
         if pool == "dask" and todo:
             _grade_on_dask(root, assignment, todo, result, jobs=jobs, scheduler=scheduler,
-                           sandbox=sandbox, db_url=db_url, env=env, again=missing)
+                           sandbox=sandbox, db_url=db_url, env=env, again=missing,
+                           workers=workers)
         else:
             chunks = [todo[i::jobs] for i in range(max(1, jobs)) if todo[i::jobs]]
             with ThreadPoolExecutor(max_workers=max(1, len(chunks))) as threads:
@@ -240,10 +263,12 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
 
 def _grade_on_dask(root: Path, assignment: str, todo: list[str], result: BatchResult, *,
                    jobs: int, scheduler: str | None, sandbox: bool, db_url: str,
-                   env: Mapping[str, str] | None, again: Callable[[], list[str]]) -> None:
-    """Every submission in ``todo`` as one task of a :class:`._pool.GradingPool`; a second
-    round for those still without a run record (e.g. their worker died)."""
-    from ._pool import GradingPool
+                   env: Mapping[str, str] | None, again: Callable[[], list[str]],
+                   workers: PoolStart | None = None) -> None:
+    """Every submission in ``todo`` as one task of a :class:`._pool.GradingPool` (``workers``'
+    when given, else one of its own); a second round for those still without a run record
+    (e.g. their worker died)."""
+    from ._pool import PoolStart
 
     overrides: dict[str, dict[str, Any]] = {
         "GuardedExecute": {"ledger": str(root / ".grading" / "runs"), "sandbox": sandbox}}
@@ -256,12 +281,18 @@ def _grade_on_dask(root: Path, assignment: str, todo: list[str], result: BatchRe
         result.log += f"\n== {student} ==\n{log}"
         result.returncode = max(result.returncode, 0 if ok else 1)
 
-    with GradingPool(jobs, scheduler) as workers:
-        workers.grade(root, base, overrides, assignment, todo, done)
+    own = workers is None
+    start = PoolStart(jobs, scheduler) if workers is None else workers
+    try:
+        pool = start.get()
+        pool.grade(root, base, overrides, assignment, todo, done)
         left = again()
         if left:
             result.log += f"\n== second round for {', '.join(left)} ==\n"
-            workers.grade(root, base, overrides, assignment, left, done)
+            pool.grade(root, base, overrides, assignment, left, done)
+    finally:
+        if own:
+            start.close()
 
 
 class _Progress:

@@ -8,7 +8,10 @@ costs about 2 s before it grades anything), and the scheduler hands the next sub
 whichever worker is free: a submission that loops until its timeout no longer holds back a
 fixed chunk of others.
 
-* default: a ``LocalCluster`` on this machine, ``jobs`` worker processes of one thread each;
+* default: a ``LocalCluster`` on this machine, ``jobs`` worker processes of one thread each,
+  forked from a fork server that imported distributed, nbgrader and this module once (the
+  workers need not import them again, and they stop at once when the batch is done: with
+  dask's default ``spawn`` each worker costs a fresh interpreter and a slow shutdown);
 * ``scheduler="tcp://host:8786"``: an existing cluster. Its workers need the course package,
   the sandbox and the course folder at the same path (shared storage): the task names the
   course root, the submissions and results stay on that storage, and only (student, outcome
@@ -24,11 +27,32 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
-__all__ = ["GradingPool", "autograde_one"]
+__all__ = ["GradingPool", "PoolStart", "autograde_one"]
+
+#: What the fork server imports before it forks the workers (a task needs all of it).
+PRELOAD = ("nbgrader.apps", "nbgrader.api", "course.grader._pool", "course.nbplugins")
+
+
+def _fork_server() -> None:
+    """Make dask's worker processes come from a ``forkserver`` that preloads :data:`PRELOAD`
+    as well as what dask preloads itself. A fork server is single-threaded, so forking it is
+    safe (unlike ``fork`` from this process, whose threads may hold locks)."""
+    import multiprocessing.forkserver
+
+    import dask
+    from distributed.utils import get_mp_context
+
+    # For this process: a worker the nanny restarts comes from the same fork server.
+    dask.config.set({"distributed.worker.multiprocessing-method": "forkserver"})
+    ctx = get_mp_context()  # sets dask's own preload list (once per process)
+    preload = list(getattr(multiprocessing.forkserver._forkserver, "_preload_modules", ())
+                   or ["distributed"])
+    ctx.set_forkserver_preload([*preload, *(m for m in PRELOAD if m not in preload)])
 
 _APIS: dict[tuple[str, str], Any] = {}
 
@@ -70,6 +94,7 @@ class GradingPool:
         if scheduler:
             self.client = Client(scheduler)
         else:
+            _fork_server()
             # Loopback only, no dashboard (dashboard_address=None alone still opens :8787;
             # a sandboxed kernel has no network either way).
             self._cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
@@ -111,3 +136,43 @@ class GradingPool:
             except Exception as exc:  # the task failed twice: course grade's retry decides
                 student, ok, log = futures[future], False, f"{exc!r}\n"
             done(student, ok, log)
+
+
+class PoolStart:
+    """A :class:`GradingPool` starting in a background thread, so that its start (the fork
+    server importing nbgrader, the scheduler, the workers: seconds) overlaps with what
+    ``course grade`` does before it grades (registering the assignment, the pre-check, the
+    JAX cache warm-up). :meth:`get` waits for it (and re-raises a failed start);
+    :meth:`close` shuts it down, started or not. Whoever makes one closes it."""
+
+    def __init__(self, jobs: int, scheduler: str | None = None) -> None:
+        self.jobs, self.scheduler = jobs, scheduler
+        self._pool: GradingPool | None = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._start, name="course-grading-pool",
+                                        daemon=True)
+        self._thread.start()
+
+    def _start(self) -> None:
+        try:
+            self._pool = GradingPool(self.jobs, self.scheduler)
+        except BaseException as exc:  # handed to whoever calls get()
+            self._error = exc
+
+    def __repr__(self) -> str:
+        state = ("starting" if self._thread.is_alive() else
+                 "failed" if self._error is not None else "ready")
+        return f"PoolStart({self.jobs} workers, {self.scheduler or 'LocalCluster'}, {state})"
+
+    def get(self) -> GradingPool:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        assert self._pool is not None
+        return self._pool
+
+    def close(self) -> None:
+        self._thread.join()
+        if self._pool is not None:
+            self._pool.close()
+            self._pool = None
