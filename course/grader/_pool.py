@@ -95,13 +95,15 @@ class GradingPool:
             self.client = Client(scheduler)
         else:
             _fork_server()
-            # Loopback only, no dashboard (dashboard_address=None alone still opens :8787;
-            # a sandboxed kernel has no network either way).
+            # Loopback only, no dashboard. The scheduler's HTTP server (health, metrics)
+            # still starts: on a free loopback port, not dask's fixed :8787, so two batches
+            # (or another dask) at once neither clash nor warn. A sandboxed kernel has no
+            # network either way.
             self._cluster = LocalCluster(n_workers=max(1, jobs), threads_per_worker=1,
                                          processes=True, memory_limit=0,
                                          host="127.0.0.1",
                                          scheduler_kwargs={"dashboard": False,
-                                                           "dashboard_address": None},
+                                                           "dashboard_address": "127.0.0.1:0"},
                                          silence_logs=logging.ERROR)
             self.client = Client(self._cluster)
 
