@@ -8,10 +8,10 @@ export PATH := $(abspath $(BIN)):$(PATH)
 
 export PYTHONHASHSEED := 0
 
-.PHONY: install browser demo test lint unit notebooks lab bench release clean
+.PHONY: install system demo test lint unit notebooks lab bench release clean
 
 # A line per step, so a first install (minutes: jax, jupyterlab, nbgrader) is never silent.
-install: $(STAMP) browser
+install: $(STAMP) system
 
 $(STAMP): pyproject.toml
 	@echo "==> set-up 1/3: virtualenv $(VENV)"
@@ -23,17 +23,22 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 	@echo "==> set-up done: $(VENV) is ready"
 
-# tests/test_browser.py drives Debian's chromium (Playwright's own browser download does not
-# work on these machines). Installed when missing, as root; otherwise says how.
-CHROMIUM ?= $(shell command -v chromium || command -v chromium-browser)
-browser:
-	@if [ -n "$(CHROMIUM)" ]; then :; \
+# System packages the tests need, by their Debian names: chromium (tests/test_browser.py;
+# Playwright's own browser download does not work on these machines) and postgresql (the
+# server gradebook of tests/test_cluster.py). Installed with apt-get when missing and root;
+# otherwise set-up names the command. Add a package here, never by hand.
+APT_PACKAGES := chromium postgresql
+system:
+	@missing=""; for p in $(APT_PACKAGES); do \
+	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	  echo "==> set-up: chromium (for the browser tests) is missing: apt-get install -y chromium"; \
-	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
-	    && echo "==> set-up: chromium installed: $$(command -v chromium)"; \
+	  echo "==> set-up: system packages missing:$$missing (apt-get install)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    $$missing >/dev/null \
+	    && echo "==> set-up: installed$$missing"; \
 	else \
-	  echo "==> set-up: chromium is missing; the browser tests need it: sudo apt-get install chromium" >&2; \
+	  echo "==> set-up: missing system packages the tests need: sudo apt-get install$$missing" >&2; \
 	fi
 
 # Part 1: the library on the lecture's example. Part 2: the grading job on a synthetic class of
