@@ -49,16 +49,20 @@ def test_every_zoo_bug_is_caught(name):
     bug = ZOO[name]
     if bug.caught_by.startswith("explore"):
         e = explore(bug.algorithm, bug.config, fairness=bug.caught_by == "explore-fairness")
-        assert not e and e.kind == bug.what_breaks, f"{name}: {e}"
-        run = e.replay()  # the counterexample, recorded
-        assert run.schedule == e.schedule
+        kinds = [v.kind for v in e.violations]
+        assert not e and bug.what_breaks in kinds, f"{name}: {e}"
+        assert kinds == sorted(kinds, key=["safety", "error", "deadlock", "fairness"].index)
+        assert e.kind == kinds[0]
+        v = e.violations[kinds.index(bug.what_breaks)]
+        run = e.replay(v.kind)  # the counterexample, recorded
+        assert run.schedule == v.schedule
         verdict = {"safety": check_safety(run), "deadlock": check_liveness(run),
-                   "fairness": check_fairness(run), "error": None}[e.kind]
+                   "fairness": check_fairness(run), "error": None}[v.kind]
         if verdict is None:
-            assert run.error and e.violation in run.error, f"{name}: {run!r}"
+            assert run.error and v.violation in run.error, f"{name}: {run!r}"
         else:
             assert not verdict, f"{name}: the replayed run must show it: {run!r}"
-        if e.kind == "deadlock":
+        if v.kind == "deadlock":
             assert run.quiescent, name
     else:
         sweep = check_seeds(bug.algorithm, bug.config, range(50), checks=(
@@ -186,3 +190,36 @@ def test_check_seeds_uses_the_same_invariants():
     assert check_seeds(Centralized, Config(n=4, requests=3), range(10), fairness=True)
     sweep = check_seeds(CentralizedLIFO, Config(n=4, requests=3), range(50), fairness=True)
     assert not sweep and any(v.check == "fairness (causal)" and not v for v in sweep.verdicts)
+
+
+# ----- each broken kind with its own shortest counterexample, safety first -----------------
+class _UnfairAndUnsafe(RicartAgrawala):
+    """Larger pid wins ties (unfair) *and* enters one reply early (unsafe)."""
+
+    def defers(self, msg):
+        return self.state == "held" or (
+            self.state == "wanted" and (self.mine[0], -self.pid) < (msg.ts, -msg.sender))
+
+    def try_enter(self):
+        if self.state == "wanted" and len(self.replies) >= len(self.peers) - 1:
+            self.state = "held"
+            self.enter_cs()
+
+
+def test_safety_is_reported_first_with_its_own_shortest_schedule():
+    cfg = Config(n=3, requests=1, fifo=False)
+    e = explore(_UnfairAndUnsafe, cfg, fairness=True)
+    kinds = [v.kind for v in e.violations]
+    assert kinds[0] == "safety" and "fairness" in kinds, str(e)
+    assert e.kind == "safety" and e.schedule == e.violations[0].schedule
+    assert "and a fairness violation" in e.summary()
+    # each counterexample is as short as a search for that kind alone finds it
+    alone = explore(_UnfairAndUnsafe, cfg, fairness=False)
+    assert alone.kind == "safety" and len(alone.schedule) == len(e.schedule)
+    assert not check_safety(e.replay("safety"))
+    fair = e.violations[kinds.index("fairness")]
+    assert not check_fairness(e.replay("fairness"))
+    assert not _violates_within(_UnfairAndUnsafe, cfg, len(e.schedule) - 1)
+    assert len(fair.schedule) >= 1 and e.exhausted
+    with pytest.raises(ValueError, match="deadlock"):
+        e.replay("deadlock")

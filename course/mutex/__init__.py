@@ -23,7 +23,7 @@ from course.mutex._checks import (
     sync_delays,
     waiting_times,
 )
-from course.mutex._explore import Exploration, SeedSweep, check_seeds, explore
+from course.mutex._explore import Exploration, SeedSweep, Violation, check_seeds, explore
 from course.mutex._lamport import Lamport
 from course.mutex._plots import cs_timeline, draw_run, message_diagram
 from course.mutex._ricart_agrawala import RicartAgrawala
@@ -39,6 +39,7 @@ __all__ = [
     "RicartAgrawala",
     "SeedSweep",
     "Verdict",
+    "Violation",
     "check_all",
     "check_fairness",
     "check_liveness",

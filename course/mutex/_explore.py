@@ -29,10 +29,27 @@ from course.sim._kernel import Algorithm
 __all__ = ["Exploration", "SeedSweep", "check_seeds", "explore"]
 
 
+@dataclass(frozen=True)
+class Violation:
+    """One broken invariant: its kind, why, and a shortest schedule that shows it."""
+
+    kind: Kind
+    violation: str
+    schedule: tuple[Step, ...]
+    invariant: str = ""
+
+    def __repr__(self) -> str:
+        return (f"Violation({self.kind.value} after {len(self.schedule)} steps: "
+                f"{self.violation})")
+
+
 @dataclass
 class Exploration:
     """Result of :func:`explore`. Truthy when the whole space was searched without a
-    violation."""
+    violation. ``violations`` holds one per broken kind (safety, error, deadlock,
+    fairness, in that order), each with its own shortest schedule; ``violation``,
+    ``kind`` and ``schedule`` are the first's. ``exhausted``: the search finished (every
+    state seen, or every kind it checks broken) rather than stopping at the state limit."""
 
     algorithm: Algorithm = field(repr=False)
     config: Config
@@ -41,8 +58,15 @@ class Exploration:
     seconds: float
     exhausted: bool
     violation: str | None = None
-    kind: str | None = None  # "safety" | "deadlock" | "fairness" | "error"
+    kind: str | None = None  # "safety" | "error" | "deadlock" | "fairness"
     schedule: tuple[Step, ...] = ()
+    violations: tuple[Violation, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.violations and self.violation is None:
+            first = self.violations[0]
+            self.violation, self.kind, self.schedule = (first.violation, first.kind,
+                                                        first.schedule)
 
     @property
     def ok(self) -> bool:
@@ -51,25 +75,40 @@ class Exploration:
     def __bool__(self) -> bool:
         return self.ok
 
-    def replay(self) -> Run:
-        """Run the counterexample schedule again, recording its trace."""
-        return replay(self.algorithm, self.config, self.schedule)
+    def replay(self, kind: str | None = None) -> Run:
+        """Run the counterexample schedule (of ``kind``, default the first) again,
+        recording its trace."""
+        schedule = self.schedule
+        if kind is not None:
+            match = [v for v in self.violations if v.kind == kind]
+            if not match:
+                raise ValueError(f"No {kind!r} violation in {self!r}")
+            schedule = match[0].schedule
+        return replay(self.algorithm, self.config, schedule)
 
     def __str__(self) -> str:
         return self.summary(timing=True)
 
     def summary(self, *, timing: bool = False) -> str:
-        """The verdict, state counts and counterexample; wall-clock seconds only with
+        """The verdict, state counts and counterexamples; wall-clock seconds only with
         ``timing=True`` (so the rest can be compared across runs, e.g. by nbval)."""
         name = getattr(self.algorithm, "__name__", repr(self.algorithm))
         head = (f"{name}, {self.config!r}: ")
         stats = f"{self.states:,} states, {self.transitions:,} transitions"
         if timing:
             stats += f", {self.seconds:.2f} s"
-        if self.violation is not None:
-            steps = "\n".join(f"  {i + 1:2d}. {s!r}" for i, s in enumerate(self.schedule))
-            return (f"{head}{self.kind} violation after {len(self.schedule)} steps "
-                    f"({stats}): {self.violation}\n{steps}")
+        found = self.violations or ((Violation(Kind(self.kind), self.violation,
+                                               self.schedule),)
+                                    if self.violation is not None and self.kind else ())
+        if found:
+            parts = []
+            for i, v in enumerate(found):
+                steps = "\n".join(f"  {j + 1:2d}. {s!r}" for j, s in enumerate(v.schedule))
+                lead = head if i == 0 else ("and an " if v.kind is Kind.ERROR else "and a ")
+                tail = f" ({stats})" if i == 0 else ""
+                parts.append(f"{lead}{v.kind.value} violation after {len(v.schedule)} steps"
+                             f"{tail}: {v.violation}\n{steps}")
+            return "\n".join(parts)
         if not self.exhausted:
             return f"{head}stopped at the state limit, no violation so far ({stats})"
         return f"{head}space exhausted, {stats}, no violation"
@@ -78,15 +117,46 @@ class Exploration:
         return f"Exploration({str(self).splitlines()[0]})"
 
 
+class _Found:
+    """The first (hence shortest, breadth first) violation of each kind."""
+
+    def __init__(self, kinds: set[Kind]) -> None:
+        self.kinds = kinds
+        self.by_kind: dict[Kind, Violation] = {}
+
+    def add(self, inv: Invariant | Kind, why: str, schedule: list[Step]) -> None:
+        kind = inv if isinstance(inv, Kind) else inv.kind
+        if kind not in self.by_kind:
+            name = "" if isinstance(inv, Kind) else inv.name
+            self.by_kind[kind] = Violation(kind, why, tuple(schedule), name)
+
+    def has(self, kind: Kind) -> bool:
+        return kind in self.by_kind
+
+    @property
+    def complete(self) -> bool:
+        return self.kinds <= self.by_kind.keys()
+
+    def sorted(self) -> tuple[Violation, ...]:
+        return tuple(sorted(self.by_kind.values(), key=lambda v: v.kind.rank))
+
+
 def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: bool | str = False,
-            deadlock: bool = True, max_states: int = 2_000_000) -> Exploration:
+            deadlock: bool = True, max_states: int = 2_000_000,
+            more_states: int = 100_000) -> Exploration:
     """Breadth-first search over every schedule of ``algorithm`` under ``config``
     (request times and delays are ignored: every order is tried). ``fairness``: False,
-    True (the algorithm's own flavour), ``"timestamp"`` or ``"arrival"``."""
+    True (the algorithm's own flavour), ``"timestamp"`` or ``"arrival"``.
+
+    The search goes on past the first violation (a violating state is expanded too,
+    unless a handler raised) until every kind checked has its counterexample, the space
+    is exhausted, or ``more_states`` further states have been seen: each kind reported
+    has a shortest schedule; a kind not met by then is not reported."""
     config = Config(n=3, requests=1) if config is None else config
     invariants = invariants_for(algorithm, fairness=fairness, deadlock=deadlock)
     on_step = [i for i in invariants if type(i).check_step is not Invariant.check_step]
     on_final = [i for i in invariants if type(i).check_final is not Invariant.check_final]
+    found = _Found({i.kind for i in invariants})
     t0 = time.perf_counter()
     k = StepKernel(algorithm, config, fairness=resolve_fairness(algorithm, fairness) or False)
     root = k.save()
@@ -101,18 +171,21 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
             steps.append(step)
         return steps[::-1]
 
-    def found(kind: str, why: str, schedule: list[Step]) -> Exploration:
+    def result(exhausted: bool) -> Exploration:
         return Exploration(algorithm, config, len(parent), transitions,
-                           time.perf_counter() - t0, True, why, kind, tuple(schedule))
+                           time.perf_counter() - t0, exhausted, violations=found.sorted())
 
-    while frontier:
+    stop = max_states
+    while frontier and not found.complete:
+        if found.by_kind and stop == max_states:
+            stop = min(max_states, len(parent) + more_states)
         snap = frontier.popleft()
         k.load(snap)
         steps = k.enabled()
         if not steps:
             for inv in on_final:
-                if (why := inv.check_final(k)) is not None:
-                    return found(inv.kind.value, why, path(snap.key))
+                if not found.has(inv.kind) and (why := inv.check_final(k)) is not None:
+                    found.add(inv, why, path(snap.key))
             continue
         for step in steps:
             k.load(snap, step.pid)
@@ -120,21 +193,19 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
             try:
                 k.apply(step)
             except Exception as exc:
-                return found("error", f"{type(exc).__name__}: {exc}",
-                             [*path(snap.key), step])
+                found.add(Kind.ERROR, f"{type(exc).__name__}: {exc}", [*path(snap.key), step])
+                continue
             for inv in on_step:
-                if (why := inv.check_step(k)) is not None:
-                    return found(inv.kind.value, why, [*path(snap.key), step])
+                if not found.has(inv.kind) and (why := inv.check_step(k)) is not None:
+                    found.add(inv, why, [*path(snap.key), step])
             child = k.save(snap, step.pid)
             if child.key in parent:
                 continue
             parent[child.key] = (snap.key, step)
-            if len(parent) >= max_states:
-                return Exploration(algorithm, config, len(parent), transitions,
-                                   time.perf_counter() - t0, False)
+            if len(parent) >= stop:
+                return result(bool(found.by_kind))
             frontier.append(child)
-    return Exploration(algorithm, config, len(parent), transitions,
-                       time.perf_counter() - t0, True)
+    return result(True)
 
 
 @dataclass
