@@ -223,3 +223,34 @@ def test_safety_is_reported_first_with_its_own_shortest_schedule():
     assert len(fair.schedule) >= 1 and e.exhausted
     with pytest.raises(ValueError, match="deadlock"):
         e.replay("deadlock")
+
+
+# ----- a node that raises: the same "error" report from seeds and from the search ----------
+def test_check_seeds_and_explore_report_a_raising_node_alike():
+    from mutex_zoo import CentralizedDoubleEnter
+
+    cfg = Config(n=3, requests=1)
+    sweep = check_seeds(CentralizedDoubleEnter, cfg, range(20))  # used to raise
+    assert not sweep and [v.check for v in sweep.verdicts] == ["error"], repr(sweep)
+    seeded = sweep.verdicts[0].problems[0]
+    e = explore(CentralizedDoubleEnter, cfg)
+    searched = next(v for v in e.violations if v.kind == "error")
+    for text in (seeded, searched.violation):  # node, handler, where, exception
+        assert text.startswith("ProtocolError: P") and "called enter_cs() while " in text, text
+        assert ", raised by P" in text and ".on_message(Message(GRANT" in text, text
+    assert " at time " in seeded and sweep.run is not None and sweep.run.error == seeded
+    assert f" at step {len(searched.schedule)}: deliver Message(GRANT" in searched.violation
+    assert e.replay("error").error == searched.violation  # the replay says the same
+
+
+def test_a_raising_on_start_is_an_error_result_too():
+    from course.sim import Node
+
+    class Broken(Node):
+        def on_start(self):
+            raise KeyError("no state")
+
+    e = explore(Broken, Config(n=2))
+    assert e.kind == "error" and "raised by P0.on_start()" in e.violation, str(e)
+    sweep = check_seeds(Broken, Config(n=2), range(3))
+    assert not sweep and "KeyError" in sweep.verdicts[0].problems[0]

@@ -22,9 +22,16 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from course.mutex._checks import Verdict
-from course.mutex._invariants import Invariant, Kind, invariants_for, resolve_fairness
-from course.sim import Config, Run, Step, StepKernel, replay, simulate
-from course.sim._kernel import Algorithm
+from course.mutex._invariants import (
+    NO_ERROR,
+    Invariant,
+    Kind,
+    invariants_for,
+    resolve_fairness,
+)
+from course.sim import Config, Run, Step, StepKernel, replay
+from course.sim._kernel import Algorithm, HandlerFailure, _Timed
+from course.sim._steps import handler_of
 
 __all__ = ["Exploration", "SeedSweep", "check_seeds", "explore"]
 
@@ -158,7 +165,13 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
     on_final = [i for i in invariants if type(i).check_final is not Invariant.check_final]
     found = _Found({i.kind for i in invariants})
     t0 = time.perf_counter()
-    k = StepKernel(algorithm, config, fairness=resolve_fairness(algorithm, fairness) or False)
+    try:
+        k = StepKernel(algorithm, config,
+                       fairness=resolve_fairness(algorithm, fairness) or False)
+    except Exception as exc:  # on_start raised
+        failure = getattr(exc, "course_failure", None) or f"{type(exc).__name__}: {exc}"
+        return Exploration(algorithm, config, 0, 0, time.perf_counter() - t0, True,
+                           violations=(Violation(Kind.ERROR, str(failure), (), "error"),))
     root = k.save()
     parent: dict[tuple, tuple[tuple, Step] | None] = {root.key: None}
     frontier = deque([root])
@@ -193,7 +206,11 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
             try:
                 k.apply(step)
             except Exception as exc:
-                found.add(Kind.ERROR, f"{type(exc).__name__}: {exc}", [*path(snap.key), step])
+                schedule = [*path(snap.key), step]
+                failure = HandlerFailure(step.pid, handler_of(step),
+                                         f"step {len(schedule)}: {step!r}",
+                                         f"{type(exc).__name__}: {exc}")
+                found.add(NO_ERROR, str(failure), schedule)
                 continue
             for inv in on_step:
                 if not found.has(inv.kind) and (why := inv.check_step(k)) is not None:
@@ -238,7 +255,9 @@ def check_seeds(algorithm: Algorithm, config: Config, seeds: Iterable[int], *,
                 fairness: bool | str = False) -> SeedSweep:
     """Simulate every seed and run the checks; stop at the first seed that fails. The
     checks are the invariants' run checks (safety, liveness and, with ``fairness``, the
-    algorithm's fairness flavour, as :func:`explore`), or the callables given."""
+    algorithm's fairness flavour, as :func:`explore`), or the callables given. A handler
+    that raises fails its seed with an ``error`` verdict naming the node, the handler and
+    the time (as :func:`explore` names the step); ``run`` is the run up to there."""
     if checks is None:
         checks = [i.check_run for i in invariants_for(algorithm, fairness=fairness)
                   if i.kind is not Kind.ERROR]
@@ -247,8 +266,26 @@ def check_seeds(algorithm: Algorithm, config: Config, seeds: Iterable[int], *,
     count = 0
     for seed in seeds:
         count += 1
-        run = simulate(algorithm, config, seed)
+        run, failure = _simulate(algorithm, config, seed)
+        if failure is not None:
+            return SeedSweep(name, count, seed, [Verdict("error", (failure,))], run)
+        assert run is not None  # _simulate returns a run whenever nothing failed
         verdicts = [c(run) for c in checks]
         if not all(verdicts):
             return SeedSweep(name, count, seed, verdicts, run)
     return SeedSweep(name, count)
+
+
+def _simulate(algorithm: Algorithm, config: Config, seed: int) -> tuple[Run | None, str | None]:
+    """``simulate``, but a handler that raises ends the run with ``run.error`` set."""
+    try:
+        k = _Timed(algorithm, config, seed, record=True)
+    except Exception as exc:  # the algorithm's constructor
+        return None, f"{getattr(algorithm, '__name__', algorithm)}() raised " \
+                     f"{type(exc).__name__}: {exc}"
+    try:
+        quiescent = k.run()
+    except Exception as exc:
+        failure = str(getattr(exc, "course_failure", None) or f"{type(exc).__name__}: {exc}")
+        return k.result(seed=seed, quiescent=False, lost=k.lost, error=failure), failure
+    return k.result(seed=seed, quiescent=quiescent, lost=k.lost), None

@@ -15,9 +15,11 @@ trace.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import random
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -25,13 +27,39 @@ from course.sim._config import Config
 from course.sim._node import Message, Node, ProtocolError
 from course.sim._run import Run
 
-__all__ = ["IDLE", "IN_CS", "STATUS", "WAITING", "Kernel", "simulate"]
+__all__ = ["IDLE", "IN_CS", "STATUS", "WAITING", "HandlerFailure", "Kernel", "blame", "simulate"]
 
 IDLE, WAITING, IN_CS = 0, 1, 2
 STATUS = ("idle", "waiting", "in CS")
 _new_message = tuple.__new__  # Message(...) without the NamedTuple __new__ overhead
 
 Algorithm = type[Node] | Callable[[], Node]
+
+
+@dataclass(frozen=True)
+class HandlerFailure:
+    """A handler that raised: the node, the handler (with its argument), where in the run
+    (``"time 3.5"`` or ``"step 4: deliver ..."``) and the exception as ``Type: text``. The
+    simulator attaches the innermost one to the exception as ``course_failure``; the
+    explorer and :func:`course.mutex.check_seeds` report its ``str``."""
+
+    pid: int
+    handler: str
+    where: str
+    error: str
+
+    def __str__(self) -> str:
+        return f"{self.error}, raised by P{self.pid}.{self.handler} at {self.where}"
+
+
+def blame(exc: BaseException, pid: int, handler: str, where: str) -> HandlerFailure:
+    """Attach (once: the innermost handler wins) and return ``exc``'s HandlerFailure."""
+    found = getattr(exc, "course_failure", None)
+    if found is None:
+        found = HandlerFailure(pid, handler, where, f"{type(exc).__name__}: {exc}")
+        with contextlib.suppress(AttributeError):  # an exception type without a __dict__
+            exc.course_failure = found  # type: ignore[attr-defined]
+    return found
 
 
 class _Crashed(BaseException):
@@ -175,6 +203,7 @@ class Kernel:
             self._crash(c.pid)
         except Exception as exc:
             exc.add_note(f"in P{pid}.{what} at time {self.now:g} ({self.algorithm})")
+            blame(exc, pid, what, f"time {self.now:g}")
             raise
 
     def _request(self, pid: int) -> None:
@@ -372,6 +401,7 @@ class _Timed(Kernel):
                     self._crash(x.pid)
                 except Exception as exc:
                     exc.add_note(f"in P{a[3]}.on_message({a!r}) at time {t:g} ({self.algorithm})")
+                    blame(exc, a[3], f"on_message({a!r})", f"time {t:g}")
                     raise
             elif crashed[a]:
                 continue

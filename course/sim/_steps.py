@@ -22,7 +22,7 @@ from collections import Counter, deque
 from typing import Any, NamedTuple
 
 from course.sim._config import Config
-from course.sim._kernel import IDLE, IN_CS, WAITING, Algorithm, Kernel, _Crashed
+from course.sim._kernel import IDLE, IN_CS, WAITING, Algorithm, Kernel, _Crashed, blame
 from course.sim._node import _PLUMBING, Message
 from course.sim._run import Run
 
@@ -111,6 +111,16 @@ def _node_key(d: dict[str, Any], pid: int) -> tuple:
 
 def _channel(m: Message) -> tuple[int, int]:
     return (m[2], m[3])
+
+
+def handler_of(step: Step) -> str:
+    """The handler a step runs, with its argument: ``on_message(Message(...))``."""
+    kind = step[0]
+    if kind == "deliver":
+        return f"on_message({step[2]!r})"
+    if kind == "timer":
+        return f"on_timer({step[3]!r})"
+    return {"request": "on_request_cs()", "exit": "on_exit_cs()"}.get(kind, kind)
 
 
 class Snapshot(NamedTuple):
@@ -244,6 +254,7 @@ class StepKernel(Kernel):
             self._crash(c.pid)
         except Exception as exc:
             exc.add_note(f"in step {self.steps} ({step!r}) of {self.algorithm}")
+            blame(exc, pid, handler_of(step), f"step {self.steps}: {step!r}")
             raise
 
     def _hear(self, msg: Message) -> None:
@@ -343,7 +354,8 @@ def replay(algorithm: Algorithm, config: Config, schedule: list[Step] | tuple[St
            ) -> Run:
     """Run ``schedule`` step by step and return the recorded :class:`Run` (time = step
     number). A step that is not enabled raises ValueError; an exception inside a handler
-    ends the run and is kept in ``run.error``."""
+    ends the run and is kept in ``run.error`` (the node, handler, step and exception, as
+    the explorer reports it)."""
     k = StepKernel(algorithm, config, record=True)
     error = None
     for i, step in enumerate(schedule):
@@ -353,7 +365,7 @@ def replay(algorithm: Algorithm, config: Config, schedule: list[Step] | tuple[St
         try:
             k.apply(step)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"
+            error = str(blame(exc, step.pid, handler_of(step), f"step {i + 1}: {step!r}"))
             break
     return k.result(seed=None, quiescent=error is None and not k.enabled(),
                     schedule=tuple(schedule), error=error)
