@@ -25,10 +25,14 @@ c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
 # The exchange (release / fetch / submit / feedback between accounts) inside the course tree,
 # for a single machine: nbgrader requires it to exist, so it is made here (git-ignored).
-# A multi-user server points this at a shared folder instead.
-c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
-with contextlib.suppress(OSError):  # a read-only checkout: nbgrader says so when used
-    os.makedirs(c.Exchange.root, exist_ok=True)
+# A multi-user server (deploy/, docs/deploy.md) sets COURSE_EXCHANGE to its shared folder
+# instead, made by its administrator with the permissions nbgrader requires.
+if os.environ.get("COURSE_EXCHANGE"):
+    c.Exchange.root = os.environ["COURSE_EXCHANGE"]
+else:
+    c.Exchange.root = os.path.join(c.CourseDirectory.root, "exchange")
+    with contextlib.suppress(OSError):  # a read-only checkout: nbgrader says so when used
+        os.makedirs(c.Exchange.root, exist_ok=True)
 # source/cases.py (the hidden tests' inputs) is never an assignment file.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             "cases.py"]
