@@ -254,3 +254,40 @@ def test_a_raising_on_start_is_an_error_result_too():
     assert e.kind == "error" and "raised by P0.on_start()" in e.violation, str(e)
     sweep = check_seeds(Broken, Config(n=2), range(3))
     assert not sweep and "KeyError" in sweep.verdicts[0].problems[0]
+
+
+# ----- state canonicalization: insertion order is not part of a state ----------------------
+class _HeardForward(RicartAgrawala):
+    """Ricart–Agrawala that also keeps who it heard from, in a dict (and sets its
+    attributes in one order)."""
+
+    def on_start(self):
+        self.heard = {}
+        super().on_start()
+
+    def on_message(self, msg):
+        self.heard[msg.sender] = msg.ts
+        super().on_message(msg)
+
+
+class _HeardSorted(_HeardForward):
+    """The same dict always rebuilt in sorted key order (so its order never depends on
+    the schedule), and the attributes set in the other order."""
+
+    def on_start(self):
+        super(_HeardForward, self).on_start()
+        self.heard = {}
+
+    def on_message(self, msg):
+        self.heard = dict(sorted({**self.heard, msg.sender: msg.ts}.items()))
+        RicartAgrawala.on_message(self, msg)
+
+
+def test_dict_and_attribute_order_do_not_make_new_states():
+    from course.sim._steps import node_key
+
+    assert node_key({"a": 1, "b": {1: 2, 3: 4}}, 0) == node_key({"b": {3: 4, 1: 2}, "a": 1}, 0)
+    assert node_key({"q": [1, 2]}, 0) != node_key({"q": [2, 1]}, 0)  # a list keeps order
+    cfg = Config(n=3, requests=1, fifo=False)
+    a, b = explore(_HeardForward, cfg), explore(_HeardSorted, cfg)
+    assert a.ok and b.ok and (a.states, a.transitions) == (b.states, b.transitions)

@@ -26,7 +26,7 @@ from course.sim._kernel import IDLE, IN_CS, WAITING, Algorithm, Kernel, _Crashed
 from course.sim._node import _PLUMBING, Message
 from course.sim._run import Run
 
-__all__ = ["Entry", "Step", "StepKernel", "replay"]
+__all__ = ["Entry", "Step", "StepKernel", "node_key", "replay"]
 
 
 class Entry(NamedTuple):
@@ -79,21 +79,24 @@ def _copy(v: Any) -> Any:
 
 
 def _freeze(v: Any, where: str = "") -> Any:
-    """A hashable stand-in for a state value (order-sensitive for lists and dicts; a list
-    freezes like the tuple with the same items)."""
+    """A hashable stand-in for a state value. A dict is the mapping it holds (a frozenset
+    of its items: insertion order is not part of the state), a set a frozenset; a list or
+    deque keeps its order and freezes like the tuple with the same items."""
     t = type(v)
     if t in _ATOMS:
         return v
-    if t is list or t is deque or t is dict:
-        flat = tuple(v.items()) if t is dict else tuple(v)
+    if t is dict:
         try:
-            hash(flat)  # C speed when the items are hashable already (the usual case)
+            return ("dict", frozenset(v.items()))  # C speed when the values are hashable
         except TypeError:
-            items = flat if t is not dict else v.items()
-            if t is dict:
-                return ("dict", tuple((k, _freeze(x, where)) for k, x in items))
-            return tuple(_freeze(x, where) for x in items)
-        return ("dict", flat) if t is dict else flat
+            return ("dict", frozenset((k, _freeze(x, where)) for k, x in v.items()))
+    if t is list or t is deque:
+        flat = tuple(v)
+        try:
+            hash(flat)
+        except TypeError:
+            return tuple(_freeze(x, where) for x in flat)
+        return flat
     if t is set:
         return frozenset(v)
     try:
@@ -104,9 +107,15 @@ def _freeze(v: Any, where: str = "") -> Any:
     return v
 
 
-def _node_key(d: dict[str, Any], pid: int) -> tuple:
-    return tuple((k, v if type(v) in _ATOMS else _freeze(v, f"P{pid}.{k}"))
-                 for k, v in d.items() if k not in _PLUMBING)
+def node_key(d: dict[str, Any], pid: int) -> tuple:
+    """The canonical state of a node from its attribute dict: (name, frozen value) pairs
+    sorted by name, plumbing left out, so the order attributes were set in does not
+    matter either."""
+    return tuple(sorted((k, v if type(v) in _ATOMS else _freeze(v, f"P{pid}.{k}"))
+                        for k, v in d.items() if k not in _PLUMBING))
+
+
+_node_key = node_key  # the old private name
 
 
 def _channel(m: Message) -> tuple[int, int]:
