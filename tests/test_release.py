@@ -3,6 +3,7 @@ today, and gives nothing away: no solution code, no hidden tests."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import shutil
@@ -45,11 +46,16 @@ def normalise(data: bytes) -> bytes:
     return (json.dumps(nb, indent=1, sort_keys=True, ensure_ascii=False) + "\n").encode()
 
 
-def test_release_is_committed() -> None:
+def test_release_is_in_git() -> None:
+    """Every file of release/ is known to git (``git add release/`` is enough; students get
+    release/ from the repository), and every assignment has its release."""
     tracked = subprocess.run(["git", "ls-files", "release"], cwd=REPO, text=True,
                              capture_output=True, check=True).stdout.split()
-    assert sorted(tracked) == [f"release/{f}" for f in files(REPO / "release")]
-    assert [p.parent.name for p in RELEASED] == ASSIGNMENTS
+    untracked = sorted(set(f"release/{f}" for f in files(REPO / "release")) - set(tracked))
+    assert not untracked, f"run `git add release/`: {untracked}"
+    assert sorted(tracked) == [f"release/{f}" for f in files(REPO / "release")], (
+        "release/ lacks files git knows: run `course release`")
+    assert [p.parent.name for p in RELEASED] == ASSIGNMENTS, "run `course release`"
 
 
 @pytest.mark.slow
@@ -88,7 +94,14 @@ def test_release_gives_nothing_away(path: Path) -> None:
     for line in solution_only_lines(source, release):
         assert line not in text, line
     hidden = hidden_only_lines(source, release)
-    assert len(hidden) > 10
+    # Each hidden region has a line (12+ characters) seen nowhere else: what the leak checks
+    # (here, and in the feedback: tests/contract.py) look for.
+    for cell in source.cells:
+        region = {ln.strip() for ln in region_lines(cell.source, HIDDEN_MARKERS)}
+        if "### BEGIN HIDDEN TESTS" in cell.source:
+            assert region & set(hidden), (
+                f"{cell.metadata.nbgrader.grade_id}: every line of its hidden tests is also "
+                f"visible or shorter than 12 characters, so no check could see it leak")
     # Every line of a hidden test, however short, is absent from the release unless the very
     # same line is also visible in the source notebook (e.g. `with reference_disabled():`).
     released_lines = {ln.strip() for ln in text.split("\n")}
@@ -100,6 +113,22 @@ def test_release_gives_nothing_away(path: Path) -> None:
     for line in hidden:
         assert line not in text, line
     assert "make_expected" not in text and "cases.py" not in text
+
+
+def ends_with_a_case(source: str) -> bool:
+    """Whether the cell's last statement is a bare ``case(...)``/``mutex_case(...)`` call (its
+    value, the student's result, is displayed)."""
+    body = ast.parse(source).body
+    last = body[-1] if body else None
+    return (isinstance(last, ast.Expr) and isinstance(last.value, ast.Call)
+            and isinstance(last.value.func, ast.Name)
+            and last.value.func.id in ("case", "mutex_case"))
+
+
+def test_a_cell_ending_with_a_case_is_recognised() -> None:
+    assert ends_with_a_case('from course.grading import case\ncase("k", f, 2, want=4)')
+    assert not ends_with_a_case('case("k", f, 2, want=4)\nprint("f looks right.")')
+    assert not ends_with_a_case('_ = case("k", f, 2, want=4)')
 
 
 @pytest.mark.parametrize("path", RELEASED, ids=[p.parent.name for p in RELEASED])
@@ -121,6 +150,10 @@ def test_release_keeps_the_tests_and_the_stubs(path: Path) -> None:
             assert cell.source.strip() == "YOUR ANSWER HERE"
         if meta.get("grade") and cell.cell_type == "code":
             assert meta["locked"] and meta.get("checksum")
+            assert not ends_with_a_case(cell.source), (
+                f"{meta['grade_id']} ends with a bare case(...), which displays the student's "
+                f"result: nbgrader's Validator reads a displayed number as partial credit "
+                f"(and fails when it exceeds the cell's points). End the cell with print(...)")
     # Visible tests are shipped whole.
     for s, r in zip(source.cells, release.cells, strict=True):
         meta = s.metadata.get("nbgrader", {})

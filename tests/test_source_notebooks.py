@@ -13,6 +13,7 @@ from typing import Any
 
 import nbformat
 import pytest
+from assignments import ASSIGNMENTS
 
 from course.grader._expected import (
     BEGIN,
@@ -39,10 +40,13 @@ def blocks() -> dict[str, Any]:
 
 
 def test_there_are_assignments() -> None:
-    """Every source notebook has its release and expected values; the course's four are there."""
-    assert {"ps1", "ps2", "ps3", "ps4"} <= set(IDS)
-    assert sorted(p.name for p in (REPO / "release").iterdir() if p.is_dir()) == IDS
-    assert sorted(p.stem for p in (REPO / "expected").glob("*.json")) == IDS
+    """Every source notebook is declared (tests/assignments.py) and has its release and its
+    expected values."""
+    assert IDS and sorted(ASSIGNMENTS) == IDS, "declare each source/<id>/ in tests/assignments.py"
+    released = sorted(p.name for p in (REPO / "release").iterdir() if p.is_dir())
+    assert released == IDS, "run `course release` (release/<id>/ is made from source/<id>/)"
+    expected = sorted(p.stem for p in (REPO / "expected").glob("*.json"))
+    assert expected == IDS, "run `course expected --write` (writes expected/<id>.json)"
 
 
 @pytest.mark.slow
@@ -64,8 +68,10 @@ def test_source_notebooks_run_clean_under_nbval() -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_input_blocks_match_the_declarations(path: Path, blocks: dict[str, Any]) -> None:
     assert update_blocks([path], blocks, write=False) == {}
+    # Blocks are optional (a short hidden input can be written in the hidden test itself);
+    # a block's key names its assignment.
     keys = embedded_keys([path])
-    assert keys and all(k.startswith(path.parent.name + "_") for k in keys)
+    assert all(k.startswith(path.parent.name + "_") for k in keys), keys
 
 
 def embedded_keys(paths: list[Path]) -> set[str]:
@@ -177,19 +183,21 @@ def test_house_style(path: Path) -> None:
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_part_headings_match_the_points(path: Path) -> None:
+    """Each ``## Part X (N points)`` heading's N is the points of the graded cells under it
+    (tests and written answers); the parts are the declared ones (Assignment.parts), and
+    every graded cell is under a part."""
     nb = nbformat.read(path, as_version=4)
-    parts: dict[str, float] = {}
+    headings: dict[str, float] = {}
+    cells: dict[str, float] = {}
     current = None
     for cell in nb.cells:
-        m = re.search(r"^## Part ([A-Z]) \((\d+) points\)", cell.source, re.M)
+        m = re.search(r"^## Part ([A-Z]) \((\d+) points?\)", cell.source, re.M)
         if m:
             current = m[1]
-            parts[current] = 0.0
-            heading = float(m[2])
-            parts[current + "!"] = heading
-        if nbg(cell).get("grade") and current:
-            parts[current] += float(nbg(cell)["points"])
-    letters = [k for k in parts if not k.endswith("!")]
-    assert len(letters) >= 3
-    for k in letters:
-        assert parts[k] == parts[k + "!"], (k, parts[k], parts[k + "!"])
+            assert current not in headings, f"two headings for Part {current}"
+            headings[current], cells[current] = float(m[2]), 0.0
+        if nbg(cell).get("grade"):
+            assert current, f"graded cell {nbg(cell)['grade_id']} comes before any part heading"
+            cells[current] += float(nbg(cell)["points"])
+    assert headings == cells, "heading points vs the graded cells' points, per part"
+    assert headings == dict(ASSIGNMENTS[path.parent.name].parts), "tests/assignments.py"
