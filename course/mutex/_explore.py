@@ -17,9 +17,9 @@ schedule found is a shortest one: a minimal counterexample, replayable with
 from __future__ import annotations
 
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from course.mutex._checks import Verdict
 from course.mutex._invariants import (
@@ -29,9 +29,9 @@ from course.mutex._invariants import (
     invariants_for,
     resolve_fairness,
 )
-from course.sim import Config, Run, Step, StepKernel, replay
+from course.mutex._search import StateGraph, bfs
+from course.sim import Config, Run, Step, replay
 from course.sim._kernel import Algorithm, HandlerFailure, _Timed
-from course.sim._steps import handler_of
 
 __all__ = ["Exploration", "SeedSweep", "check_seeds", "explore"]
 
@@ -161,68 +161,53 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
     has a shortest schedule; a kind not met by then is not reported."""
     config = Config(n=3, requests=1) if config is None else config
     invariants = invariants_for(algorithm, fairness=fairness, deadlock=deadlock)
-    on_step = [i for i in invariants if type(i).check_step is not Invariant.check_step]
-    on_final = [i for i in invariants if type(i).check_final is not Invariant.check_final]
     found = _Found({i.kind for i in invariants})
     t0 = time.perf_counter()
     try:
-        k = StepKernel(algorithm, config,
-                       fairness=resolve_fairness(algorithm, fairness) or False)
+        graph = StateGraph(algorithm, config, resolve_fairness(algorithm, fairness))
     except Exception as exc:  # on_start raised
         failure = getattr(exc, "course_failure", None) or f"{type(exc).__name__}: {exc}"
         return Exploration(algorithm, config, 0, 0, time.perf_counter() - t0, True,
                            violations=(Violation(Kind.ERROR, str(failure), (), "error"),))
-    root = k.save()
-    parent: dict[tuple, tuple[tuple, Step] | None] = {root.key: None}
-    frontier = deque([root])
-    transitions = 0
+    limit = [max_states]
 
-    def path(key: tuple) -> list[Step]:
-        steps = []
-        while (link := parent[key]) is not None:
-            key, step = link
-            steps.append(step)
-        return steps[::-1]
+    def on_step(state: Any, step: Step, child: Any, failure: Any, entries: Any,
+                path: Callable[[], list[Step]]) -> bool:
+        if failure is not None:
+            if not found.has(Kind.ERROR):
+                schedule = path()
+                found.add(NO_ERROR, str(HandlerFailure(
+                    failure.pid, failure.handler, f"step {len(schedule)}: {step!r}",
+                    failure.error)), schedule)
+            return False
+        if entries:  # safety and fairness can only break when somebody enters
+            view = None
+            for inv in on_step_invs:
+                if not found.has(inv.kind):
+                    view = view or graph.view(child, entries)
+                    if (why := inv.check_step(view)) is not None:
+                        found.add(inv, why, path())
+        return True
 
-    def result(exhausted: bool) -> Exploration:
-        return Exploration(algorithm, config, len(parent), transitions,
-                           time.perf_counter() - t0, exhausted, violations=found.sorted())
+    def on_final(state: Any, path: Callable[[], list[Step]]) -> None:
+        view = None
+        for inv in on_final_invs:
+            if not found.has(inv.kind):
+                view = view or graph.view(state)
+                if (why := inv.check_final(view)) is not None:
+                    found.add(inv, why, path())
 
-    stop = max_states
-    while frontier and not found.complete:
-        if found.by_kind and stop == max_states:
-            stop = min(max_states, len(parent) + more_states)
-        snap = frontier.popleft()
-        k.load(snap)
-        steps = k.enabled()
-        if not steps:
-            for inv in on_final:
-                if not found.has(inv.kind) and (why := inv.check_final(k)) is not None:
-                    found.add(inv, why, path(snap.key))
-            continue
-        for step in steps:
-            k.load(snap, step.pid)
-            transitions += 1
-            try:
-                k.apply(step)
-            except Exception as exc:
-                schedule = [*path(snap.key), step]
-                failure = HandlerFailure(step.pid, handler_of(step),
-                                         f"step {len(schedule)}: {step!r}",
-                                         f"{type(exc).__name__}: {exc}")
-                found.add(NO_ERROR, str(failure), schedule)
-                continue
-            for inv in on_step:
-                if not found.has(inv.kind) and (why := inv.check_step(k)) is not None:
-                    found.add(inv, why, [*path(snap.key), step])
-            child = k.save(snap, step.pid)
-            if child.key in parent:
-                continue
-            parent[child.key] = (snap.key, step)
-            if len(parent) >= stop:
-                return result(bool(found.by_kind))
-            frontier.append(child)
-    return result(True)
+    def stop(states: int) -> bool:
+        if found.by_kind and limit[0] == max_states:
+            limit[0] = min(max_states, states + more_states)
+        return states >= limit[0] or found.complete
+
+    on_step_invs, on_final_invs = (
+        [i for i in invariants if type(i).check_step is not Invariant.check_step],
+        [i for i in invariants if type(i).check_final is not Invariant.check_final])
+    states, transitions, exhausted = bfs(graph, on_step, on_final, stop)
+    return Exploration(algorithm, config, states, transitions, time.perf_counter() - t0,
+                       exhausted or bool(found.by_kind), violations=found.sorted())
 
 
 @dataclass
