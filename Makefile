@@ -24,10 +24,12 @@ $(STAMP): pyproject.toml
 	@echo "==> set-up done: $(VENV) is ready"
 
 # System packages the tests need, by their Debian names: chromium (tests/test_browser.py;
-# Playwright's own browser download does not work on these machines) and postgresql (the
-# server gradebook of tests/test_cluster.py). Installed with apt-get when missing and root;
+# Playwright's own browser download does not work on these machines), postgresql (the
+# server gradebook of tests/test_cluster.py), node-configurable-http-proxy (JupyterHub's
+# proxy for tests/test_hub.py) and acl (setfacl: that test's accounts reach a Python under
+# /root). Installed with apt-get when missing and root;
 # otherwise set-up names the command. Add a package here, never by hand.
-APT_PACKAGES := chromium postgresql
+APT_PACKAGES := chromium postgresql node-configurable-http-proxy acl
 system:
 	@missing=""; for p in $(APT_PACKAGES); do \
 	  dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
