@@ -90,9 +90,9 @@ def batch_report(root: Path, assignment: str,
     import nbformat
     from nbgrader.api import MissingEntry
 
-    from course.grader._batch import open_gradebook
+    from course.grader._batch import gradebook_url, open_gradebook
 
-    url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    url = db_url or gradebook_url(root)
     reports: dict[str, SubmissionReport] = {}
     with open_gradebook(url) as gb:
         try:
@@ -198,7 +198,9 @@ def cmd_expected(root: Path, write: bool, assignments: Sequence[str] = ()) -> in
     return 0
 
 
-def cmd_release(root: Path, assignments: Sequence[str]) -> int:
+def cmd_release(root: Path, assignments: Sequence[str], db_url: str | None = None) -> int:
+    from course.grader._batch import db_option, gradebook_url
+
     stale = _stale_expected(root, list(assignments) or source_assignments(root))
     if stale:
         print("Expected values are stale; run `course expected --write` first:")
@@ -206,7 +208,8 @@ def cmd_release(root: Path, assignments: Sequence[str]) -> int:
             print(f"    {line}")
         return 1
     for a in assignments or source_assignments(root):
-        _nbgrader(root, "generate_assignment", a, "--force")
+        _nbgrader(root, "generate_assignment", a, "--force",
+                  db_option(db_url or gradebook_url(root)))
         print(f"release/{a}/ regenerated from source/{a}/")
     return 0
 
@@ -214,10 +217,11 @@ def cmd_release(root: Path, assignments: Sequence[str]) -> int:
 def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = False,
               students: Sequence[str] = (), jobs: int = 0, force: bool = False,
               quiet: bool = False, from_zip: Path | None = None, lms: str = "canvas",
-              pool: str = "dask", scheduler: str | None = None) -> int:
+              pool: str = "dask", scheduler: str | None = None,
+              db_url: str | None = None) -> int:
     """Autograde (sandboxed), export, report; exit 1 if any submission has no score."""
     from course.grader import sandbox_problem
-    from course.grader._batch import anything_to_grade, grade_batch
+    from course.grader._batch import anything_to_grade, grade_batch, gradebook_url
     from course.grader._pool import PoolStart
 
     problem = None if unsafe else sandbox_problem()
@@ -228,7 +232,7 @@ def cmd_grade(root: Path, assignment: str, csv_path: Path, *, unsafe: bool = Fal
               file=sys.stderr)
         return 2
     env = grading_env(root)
-    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    db_url = db_url or gradebook_url(root)
 
     def run(*args: str) -> tuple[int, str]:
         proc = _nbgrader(root, *args, check=False, env=env)
@@ -355,10 +359,11 @@ def _add_outcome_columns(root: Path, csv_path: Path, assignment: str,
         writer.writerows(rows)
 
 
-def cmd_report(root: Path, assignment: str) -> int:
+def cmd_report(root: Path, assignment: str, db_url: str | None = None) -> int:
+    from course.grader._batch import gradebook_url
     from course.grader._report import build_report, write_report
 
-    rep = build_report(root, assignment, f"sqlite:///{root / 'gradebook.db'}")
+    rep = build_report(root, assignment, db_url or gradebook_url(root))
     page = write_report(rep, root / "reports")
     print(rep.markdown())
     print(f"HTML report with charts: {page}")
@@ -378,8 +383,11 @@ def cmd_similarity(root: Path, assignment: str, threshold: float) -> int:
     return 0
 
 
-def cmd_feedback(root: Path, assignment: str) -> int:
-    _nbgrader(root, "generate_feedback", assignment, "--force")
+def cmd_feedback(root: Path, assignment: str, db_url: str | None = None) -> int:
+    from course.grader._batch import db_option, gradebook_url
+
+    _nbgrader(root, "generate_feedback", assignment, "--force",
+              db_option(db_url or gradebook_url(root)))
     print(f"Feedback written to {root / 'feedback'}/<student>/{assignment}/")
     return 0
 
@@ -392,6 +400,10 @@ def read_export(path: Path) -> list[dict[str, str]]:
 def main(argv: Iterable[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="course", description="Course TA commands (nbgrader).")
     ap.add_argument("--root", type=Path, help="course root (default: found from the cwd)")
+    ap.add_argument("--db-url", metavar="URL",
+                    help="the gradebook (default: $COURSE_DB_URL, else the course config's "
+                         "CourseDirectory.db_url, else sqlite:///<root>/gradebook.db); e.g. "
+                         "postgresql://grader@/course101?host=/var/run/postgresql")
     sub = ap.add_subparsers(dest="cmd", required=True)
     p = sub.add_parser("release", help="regenerate release/ from source/")
     p.add_argument("assignments", nargs="*")
@@ -435,7 +447,7 @@ def main(argv: Iterable[str] | None = None) -> int:
     args = ap.parse_args(list(argv) if argv is not None else None)
     root = find_root(args.root)
     if args.cmd == "release":
-        return cmd_release(root, args.assignments)
+        return cmd_release(root, args.assignments, args.db_url)
     if args.cmd == "expected":
         return cmd_expected(root, args.write, args.assignments)
     if args.cmd == "grade":
@@ -445,12 +457,12 @@ def main(argv: Iterable[str] | None = None) -> int:
         return cmd_grade(root, args.assignment, csv_path, unsafe=args.unsafe,
                          students=args.student, jobs=args.jobs, force=args.force,
                          quiet=args.quiet, from_zip=args.from_zip, lms=args.lms,
-                         pool=args.pool, scheduler=args.scheduler)
+                         pool=args.pool, scheduler=args.scheduler, db_url=args.db_url)
     if args.cmd == "similarity":
         return cmd_similarity(root, args.assignment, args.threshold)
     if args.cmd == "report":
-        return cmd_report(root, args.assignment)
-    return cmd_feedback(root, args.assignment)
+        return cmd_report(root, args.assignment, args.db_url)
+    return cmd_feedback(root, args.assignment, args.db_url)
 
 
 if __name__ == "__main__":

@@ -116,6 +116,35 @@ def precheck(root: Path, assignment: str, notebooks: Sequence[str]
     return students, problems
 
 
+def gradebook_url(root: Path, explicit: str | None = None) -> str:
+    """The gradebook every course command uses, first found of: ``explicit`` (``course
+    --db-url``), ``$COURSE_DB_URL``, ``c.CourseDirectory.db_url`` in the course's
+    ``nbgrader_config.py``, and nbgrader's default ``sqlite:///<root>/gradebook.db``. A server
+    database (``postgresql://grader@/course101?host=/var/run/postgresql``: peer
+    authentication over the socket, no password on a command line) lets several graders and
+    workers write at once; see docs/deploy.md."""
+    if explicit:
+        return explicit
+    if os.environ.get("COURSE_DB_URL"):
+        return os.environ["COURSE_DB_URL"]
+    if (root / "nbgrader_config.py").is_file():
+        from traitlets.config.loader import PyFileConfigLoader
+
+        cfg = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
+        url = cfg.CourseDirectory.get("db_url") if "CourseDirectory" in cfg else None
+        if url:
+            return str(url)
+    return f"sqlite:///{root / 'gradebook.db'}"
+
+
+def db_option(db_url: str, jobs: int = 1) -> str:
+    """The nbgrader flag that points a command at ``db_url``; SQLite written by several
+    processes at once gets a 10-minute busy timeout (its one writer at a time waits)."""
+    if db_url.startswith("sqlite:///") and jobs > 1 and "?" not in db_url:
+        db_url += "?timeout=600"
+    return f"--CourseDirectory.db_url={db_url}"
+
+
 def open_gradebook(db_url: str) -> Any:
     """nbgrader's ``Gradebook`` for ``db_url``. It shells out to ``alembic``, which lives beside
     this interpreter; that folder is put on ``PATH`` first (a TA may run ``.venv/bin/course``
@@ -184,7 +213,8 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
     if not in_gradebook(db_url, assignment):
         with tempfile.TemporaryDirectory(prefix="course-register-") as tmp:
             code, log = nbgrader("generate_assignment", assignment, "--force",
-                                 f"--CourseDirectory.release_directory={tmp}")
+                                 f"--CourseDirectory.release_directory={tmp}",
+                                 db_option(db_url))
             result.log += log
             if code != 0:
                 raise SystemExit(f"Cannot register {assignment!r} in the gradebook:\n{log}")
@@ -214,9 +244,7 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
             old.unlink()
     manual_before = _manual_scores(db_url, assignment, todo)
     common = ["--force", f"--GuardedExecute.ledger={runs.parent}",
-              f"--GuardedExecute.sandbox={sandbox}"]
-    if db_url.startswith("sqlite:///") and jobs > 1:
-        common.append(f"--CourseDirectory.db_url={db_url}?timeout=600")
+              f"--GuardedExecute.sandbox={sandbox}", db_option(db_url, jobs)]
     everyone = sorted(p.name for p in (root / "submitted").glob("*") if p.is_dir())
     lock = threading.Lock()
     with _Progress(root, assignment, {s: present[s] for s in todo}, quiet) as progress:
@@ -272,8 +300,7 @@ def _grade_on_dask(root: Path, assignment: str, todo: list[str], result: BatchRe
 
     overrides: dict[str, dict[str, Any]] = {
         "GuardedExecute": {"ledger": str(root / ".grading" / "runs"), "sandbox": sandbox}}
-    if db_url.startswith("sqlite:///"):
-        overrides["CourseDirectory"] = {"db_url": f"{db_url}?timeout=600"}
+    overrides["CourseDirectory"] = {"db_url": db_option(db_url, 2).split("=", 1)[1]}
     base = dict(os.environ if env is None else env)
     base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
 
