@@ -273,11 +273,23 @@ def record_behaviour(algorithm: type[Node], config: Config, *, seeds: Sequence[i
         from course.mutex._explore import explore as search
 
         search(recording, config, fairness=fairness, max_states=JUDGE_MAX_STATES)
+        _unfinished(rec.table)
     from course.sim import simulate
 
     for seed in seeds:  # an exception escapes: the case records it, and it fails
         simulate(recording, config, seed, record=False)
     return {"format": FORMAT, "table": rec.table.to_json()}
+
+
+def _unfinished(table: Table) -> None:
+    """Raise NotImplementedError when a recorded handler raised it: the student sees that a
+    stub is still there (as in every other cell of an untouched notebook), not a search
+    result. The search reports a raising node as a violation rather than raising, and this
+    can only fail a case, never pass one."""
+    for (pid, _state, _clock, handler, _arg), (_acts, _after, err) in table.entries.items():
+        if err is not None and err.startswith("NotImplementedError"):
+            raise NotImplementedError(f"P{pid}.{HANDLERS[handler]} raised NotImplementedError "
+                                      f"(write it first)")
 
 
 # ----- the grader side --------------------------------------------------------------------
