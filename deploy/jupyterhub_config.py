@@ -31,6 +31,7 @@ JupyterHub's defaults; every path and port can be set by an environment variable
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import sys
@@ -109,7 +110,11 @@ PATH = f"{BIN}{os.pathsep}/usr/local/bin{os.pathsep}/usr/bin{os.pathsep}/bin"
 COMMON_ENV = {"COURSE_ID": COURSE_ID, "COURSE_EXCHANGE": EXCHANGE, "PATH": PATH,
               # what `make lab` gives students: ps4's pmap needs four CPU devices
               "JAX_NUM_CPU_DEVICES": "4"}
-PROFILES = {"student": [REPO / "course/lab/student", HERE / "jupyter"],
+# The student profile ships with the course package (course/lab/student), so it is found in
+# the installed package: the instructor repository itself need not be readable by anyone.
+_spec = importlib.util.find_spec("course")
+_PACKAGE = Path(_spec.origin).parent if _spec and _spec.origin else REPO / "course"
+PROFILES = {"student": [_PACKAGE / "lab/student", HERE / "jupyter"],
             "instructor": [HERE / "instructor", HERE / "jupyter"],
             "formgrader": [HERE / "formgrader", HERE / "jupyter"]}
 

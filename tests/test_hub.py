@@ -29,7 +29,7 @@ import nbformat
 import pytest
 from hub import COURSE_ID, REPO, Deployment, User, http, missing, run_code, run_command
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(420)]
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 ZOO_WRONG = REPO / "tests/zoo/ps1/max_without_plus_one.py"
 
@@ -242,3 +242,62 @@ def test_student_cannot_read_others_work_gradebook_or_source(
                     f"print(len(open({str(hub.ann.home / 'ps1/ps1.ipynb')!r}).read()) > 0)")
     assert mine["stdout"].strip() == "True", mine
     assert Path(hub.ann.home).stat().st_uid == hub.ann.uid
+
+
+@pytest.mark.browser
+def test_formgrader_tab_renders_in_the_services_lab(hub: Deployment) -> None:
+    """The #1870 workaround in a real browser (headless Debian chromium): logged in as the
+    instructor (the hub's login form, PAM), the Formgrader tab of the service's JupyterLab
+    shows the formgrader; the same formgrader framed by a page of the instructor's own
+    server (``/user/<name>/``, any other server's prefix) is refused by the browser."""
+    from browser import SHOTS, chromium
+    from playwright.sync_api import sync_playwright
+
+    exe = chromium()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    # A page of the instructor's own server that frames the formgrader service.
+    own = server(hub, hub.instructor)
+    frame_page = (f'<html><body><iframe id="fg" src="/services/{COURSE_ID}/formgrader" '
+                  'width="900" height="600"></iframe></body></html>')
+    r = http("PUT", f"{own}/api/contents/frame.html", hub.instructor.token,
+             body={"type": "file", "format": "text", "content": frame_page})
+    assert r.status in (200, 201), r
+    pw = sync_playwright().start()
+    try:
+        b = pw.chromium.launch(executable_path=exe, headless=True,
+                               args=["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"])
+        try:
+            ctx = b.new_context(viewport={"width": 1400, "height": 900})
+            ctx.set_default_timeout(90_000)
+            page = ctx.new_page()
+            console: list[str] = []
+            page.on("console", lambda m: console.append(m.text))
+            page.goto(f"{hub.url}/hub/login?next=/services/{COURSE_ID}/lab")
+            page.fill("input[name=username]", hub.instructor.name)
+            page.fill("input[name=password]", hub.instructor.password)
+            page.click("#login_submit")
+            page.wait_for_url(f"**/services/{COURSE_ID}/lab**")
+            page.get_by_text("Nbgrader", exact=True).first.click()
+            menu = page.locator("#jp-mainmenu-nbgrader")
+            menu.get_by_text("Formgrader", exact=True).click()
+            frame = page.frame_locator(f"iframe[src*='/services/{COURSE_ID}/formgrader']")
+            frame.get_by_text("Manage Assignments").first.wait_for()
+            frame.get_by_text("ps1", exact=True).first.wait_for()
+            page.screenshot(path=str(SHOTS / "hub-formgrader-tab.png"))
+            assert not [m for m in console if "frame-ancestors" in m], console
+
+            page.goto(f"{own}/files/frame.html")
+            page.wait_for_function("() => document.getElementById('fg') !== null")
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and \
+                    not any("frame-ancestors" in m for m in console):
+                page.wait_for_timeout(200)
+            page.screenshot(path=str(SHOTS / "hub-formgrader-framed-elsewhere.png"))
+            refused = [m for m in console if "frame-ancestors" in m]
+            assert refused, f"a /user/ page framed the formgrader; console: {console}"
+            inner = page.frame_locator("#fg").get_by_text("Manage Assignments")
+            assert inner.count() == 0
+        finally:
+            b.close()
+    finally:
+        pw.stop()
