@@ -155,11 +155,12 @@ class Deployment:
     def _reach_python(self) -> None:
         """The accounts must run this Python. Where it lives under a directory they cannot
         enter (e.g. root's pyenv in /root), grant each of them search (x, not read) on that
-        directory by an ACL entry, removed in close(); a real server installs Python and the
-        virtualenv where every account can read them."""
-        exe = Path(os.path.realpath(sys.executable))
-        blocked = [p for p in exe.parents
-                   if not (p.stat().st_mode & stat.S_IXOTH)]
+        directory by an ACL entry, removed in close() (the same for the virtualenv and this
+        checkout); a real server installs Python and the virtualenv where every account can
+        read them."""
+        needed = (Path(os.path.realpath(sys.executable)), BIN / "python", REPO / "course")
+        blocked = sorted({p for path in needed for p in path.parents
+                          if not (p.stat().st_mode & stat.S_IXOTH)})
         for d in blocked:
             for u in self.users:
                 sh("setfacl", "-m", f"u:{u.name}:x", str(d))

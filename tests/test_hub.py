@@ -56,7 +56,7 @@ def hub() -> Iterator[Deployment]:
         yield d
     finally:
         d.close()
-        assert not d.base.exists(), f"{d.base} left behind"
+    assert not d.base.exists(), f"{d.base} left behind"
 
 
 def server(hub: Deployment, user: User) -> str:
