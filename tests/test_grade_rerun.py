@@ -132,12 +132,14 @@ def test_from_zip_collects_lms_names_and_lists_the_rest(tmp_path: Path, lms: str
 
 
 def test_parallel_grading_gives_the_same_gradebook_as_sequential(tmp_path: Path) -> None:
-    """The same batch in three fresh courses: one nbgrader process (--pool processes
-    --jobs 1), three nbgrader processes, and the dask pool of three workers: identical scores
-    per cell and identical outcomes (the pools and SQLite's locking lose nothing)."""
+    """The same batch in two fresh courses: one nbgrader process (--pool processes
+    --jobs 1) and the dask pool of three workers (more than the cores: they contend for the
+    SQLite gradebook): identical scores per cell and identical outcomes (the pool and
+    SQLite's locking lose nothing). tests/test_cluster.py does the same for a cluster of
+    worker processes writing PostgreSQL."""
     snippets = zoo(A)
     results = []
-    for pool, jobs in (("processes", "1"), ("processes", "3"), ("dask", "3")):
+    for pool, jobs in (("processes", "1"), ("dask", "3")):
         course = Course.create(tmp_path / f"{pool}{jobs}", [A], timeout=10)
         course.submit("solution", A, course.submission(A))
         course.submit("untouched", A, course.submission(A, fill=False))
@@ -147,5 +149,5 @@ def test_parallel_grading_gives_the_same_gradebook_as_sequential(tmp_path: Path)
         outcomes = json.loads((course.root / ".grading" / f"outcomes-{A}.json").read_text())
         results.append((course.scores(A), {s: (o["outcome"], o["detail"])
                                            for s, o in outcomes.items()}))
-    assert results[0] == results[1] == results[2]
+    assert results[0] == results[1]
     assert len(results[0][0]) == 6 and results[0][1]["kills_kernel"][0] == "kernel died"
