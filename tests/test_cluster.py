@@ -2,18 +2,19 @@
 mid-batch (issue 15's cluster half).
 
 A scheduler and two workers run as separate ``dask`` processes on 127.0.0.1; PostgreSQL is a
-throw-away server (tests/servers.py). One batch of ps1 and ps4 submissions is graded twice:
-by ``course grade`` on this machine into SQLite (the local run), and by ``course --db-url
-postgresql://... grade --scheduler tcp://...`` on the cluster, where one worker is killed
-(SIGKILL) while it is grading a submission. The cluster run must still record every
-submission exactly once, with the local run's scores and outcomes.
+throw-away server (tests/servers.py). A batch of ps1 and ps4 submissions is graded by
+``course --db-url postgresql://... grade --scheduler tcp://...``, and one worker is killed
+(SIGKILL) while it is grading a submission. The run must still record every submission
+exactly once, with the scores and outcomes a local run gives. Those are the declared design
+(tests/assignments.py: full marks, each zoo entry's designed losses, zero for the untouched
+release), which the pipeline contract holds every local ``course grade`` to; comparing with
+the declaration rather than grading the batch a second time keeps this test short.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from assignments import ASSIGNMENTS
 from pipeline import Course, nbgrader_env, zoo
 from servers import DaskCluster, Postgres
 
@@ -65,19 +67,22 @@ def _children(pid: int) -> list[int]:
     return out
 
 
+def _expected(assignment: str, student: str) -> dict[str, float]:
+    """The per-cell scores a local run gives ``student`` (see the module docstring)."""
+    spec = ASSIGNMENTS[assignment]
+    if student.startswith("ok"):
+        return dict(spec.points)
+    if student == "blank":
+        return dict.fromkeys(spec.points, 0.0)
+    return spec.designed_scores(student)
+
+
 @dataclass
 class Graded:
-    local: Path
     cluster: Path
     db_url: str
     killed_mid_task: bool
     logs: dict[str, str]
-
-
-def _copy_course(src: Path, dst: Path) -> None:
-    shutil.copytree(src, dst)
-    config = dst / "nbgrader_config.py"
-    config.write_text(config.read_text().replace(repr(str(src)), repr(str(dst))))
 
 
 @pytest.fixture(scope="module")
@@ -85,14 +90,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graded]:
     base = tmp_path_factory.mktemp("cluster")
     course = Course.create(base / "course", ["ps1", "ps4"], timeout=10)
     _submissions(course)
-    local = base / "local"
-    _copy_course(course.root, local)
     logs: dict[str, str] = {}
-    for a in ("ps1", "ps4"):
-        done = _grade(local, "grade", a, "--jobs", "2", "-q")
-        logs[f"local {a}"] = done.stdout + done.stderr
-        assert done.returncode == 0, logs[f"local {a}"][-4000:]
-
     with Postgres() as pg, DaskCluster(base / "dask", workers=2,
                                        env=nbgrader_env()) as cluster:  # type: ignore[arg-type]
         url = pg.url("gradebook")
@@ -122,7 +120,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Graded]:
                       cluster.address, "-q")
         logs["cluster ps4"] = done.stdout + done.stderr
         assert done.returncode == 0, logs["cluster ps4"][-4000:]
-        yield Graded(local, course.root, url, killed_mid_task, logs)
+        yield Graded(course.root, url, killed_mid_task, logs)
 
 
 def _scores(root: Path, assignment: str, db_url: str) -> dict[str, dict[str, float]]:
@@ -160,17 +158,16 @@ def test_every_submission_recorded_once_in_postgres(graded: Graded, assignment: 
 
 
 @pytest.mark.parametrize("assignment", ["ps1", "ps4"])
-def test_cluster_scores_and_outcomes_equal_the_local_run(graded: Graded,
-                                                          assignment: str) -> None:
-    local = _scores(graded.local, assignment, f"sqlite:///{graded.local / 'gradebook.db'}")
+def test_cluster_scores_and_outcomes_are_those_of_a_local_run(graded: Graded,
+                                                              assignment: str) -> None:
     cluster = _scores(graded.cluster, assignment, graded.db_url)
-    assert cluster == local
-    assert _outcomes(graded.cluster, assignment) == _outcomes(graded.local, assignment)
+    assert cluster == {s: _expected(assignment, s) for s in cluster}
+    outcomes = _outcomes(graded.cluster, assignment)
+    assert {s: o for s, o in outcomes.items() if o != "not submitted"} == {
+        s: "kernel died" if s == "kills_kernel" else "graded" for s in cluster}
     # The batch is not trivially equal: full marks, losses and a dead kernel are all in it.
     totals = {s: sum(v.values()) for s, v in cluster.items()}
     assert len(set(totals.values())) >= (3 if assignment == "ps1" else 2), totals
-    if assignment == "ps1":
-        assert _outcomes(graded.cluster, "ps1")["kills_kernel"] == "kernel died"
 
 
 def test_the_sqlite_gradebook_was_not_used_by_the_cluster_run(graded: Graded) -> None:
