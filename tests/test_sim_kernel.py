@@ -332,3 +332,19 @@ def test_runs_do_not_depend_on_the_hash_seed():
                            check=True, env={**os.environ, "PYTHONHASHSEED": h}).stdout
             for h in ("1", "2")}
     assert len(outs) == 1, outs
+
+
+def test_run_log_is_typed_records_in_execution_order():
+    from course.mutex import RicartAgrawala
+    from course.sim import Config, simulate
+    from course.sim._events import EventKind, LogEntry
+
+    run = simulate(RicartAgrawala, Config(n=3), seed=2)
+    assert len(run.log) == len(run) == len(run.order)
+    assert all(type(e) is LogEntry and type(e.kind) is EventKind for e in run.log)
+    sends = [e for e in run.log if e.kind is EventKind.SEND]
+    receives = [e for e in run.log if e.kind is EventKind.RECEIVE]
+    assert len(sends) == sum(run.messages.values()) == run.messages_sent
+    assert sorted(e.mid for e in receives) == sorted(e.mid for e in sends)  # all delivered
+    assert [e.time for e in run.log] == sorted(e.time for e in run.log)
+    assert {name: e.ts for name, e in zip(run.order, run.log, strict=True)} == run.timestamps

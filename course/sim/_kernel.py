@@ -24,14 +24,19 @@ from functools import partial
 from typing import Any
 
 from course.sim._config import Config
+from course.sim._events import EventKind, PendingKind
 from course.sim._node import Message, Node, ProtocolError
 from course.sim._run import Run
 
 __all__ = ["IDLE", "IN_CS", "STATUS", "WAITING", "HandlerFailure", "Kernel", "blame", "simulate"]
 
 IDLE, WAITING, IN_CS = 0, 1, 2
+# The hot path records plain strings (EventKind's values): a tuple holding only ints,
+# floats and strings is untracked by the cyclic garbage collector, one holding an enum
+# member is not, and 10^5 of those make every collection slower. Run.log types them.
+SEND, RECEIVE, LOCAL = (k.value for k in EventKind)
 STATUS = ("idle", "waiting", "in CS")
-_new_message = tuple.__new__  # Message(...) without the NamedTuple __new__ overhead
+_new_message = _new = tuple.__new__  # Message(...) without the NamedTuple __new__ overhead
 
 Algorithm = type[Node] | Callable[[], Node]
 
@@ -93,7 +98,9 @@ class Kernel:
         self.crashed = [False] * n
         self.nev = [0] * n
         self.req_ts = [0] * n
-        self.log: list[tuple[int, str, int, str | None, float, int]] | None = [] if record else None
+        # One (pid, kind, mid, tag, time, ts) per event: LogEntry's fields (course.sim._events)
+        self.log: list[tuple[int, str, int, str | None, float, int]] | None = (
+            [] if record else None)
         self.nmsg = 0
         self.delivered = 0
         self.crash_times: dict[int, float] = {}
@@ -114,7 +121,7 @@ class Kernel:
         k = self.nev[pid] + 1
         self.nev[pid] = k
         if self.log is not None:
-            self.log.append((pid, kind, mid, tag, self.now, ts))
+            self.log.append((pid, kind, mid, tag, self.now, ts))  # a LogEntry's fields
         if self.crash_after and self.crash_after.get(pid) == k:
             raise _Crashed(pid)
 
@@ -122,7 +129,7 @@ class Kernel:
         """Tick and record a local event; return its timestamp."""
         c = self.clock[pid] + 1
         self.clock[pid] = c
-        self._record(pid, "local", -1, tag, c)
+        self._record(pid, LOCAL, -1, tag, c)
         return c
 
     def _interval_event(self, pid: int, when: str) -> None:
@@ -172,7 +179,7 @@ class Kernel:
         mid = self.nmsg
         self.nmsg = mid + 1
         self._post(msg, mid)
-        self._record(src, "send", mid, mtype, ts)
+        self._record(src, SEND, mid, mtype, ts)
 
     def set_timer(self, pid: int, delay: float, name: str) -> None:
         if isinstance(delay, bool) or not isinstance(delay, int | float) or not delay >= 0:
@@ -225,7 +232,7 @@ class Kernel:
         c = (c if c > ts else ts) + 1
         self.clock[dest] = c
         self.delivered += 1
-        self._record(dest, "receive", mid, msg[0], c)
+        self._record(dest, RECEIVE, mid, msg[0], c)
         self.nodes[dest].on_message(msg)
 
     def _timer(self, pid: int, name: str) -> None:
@@ -246,7 +253,7 @@ class Kernel:
         self.clock[pid] = c
         self.nev[pid] += 1
         if self.log is not None:
-            self.log.append((pid, "local", -1, "crash", self.now, c))
+            self.log.append((pid, LOCAL, -1, "crash", self.now, c))
 
     # ----- hooks for drivers -------------------------------------------------------------
     def _post(self, msg: Message, mid: int) -> None:
@@ -292,7 +299,7 @@ class Kernel:
         return f"{type(self).__name__}({self.algorithm}, t={self.now:g}, {states})"
 
 
-DELIVER, REQUEST, EXIT, TIMER, CRASH = range(5)
+DELIVER, REQUEST, EXIT, TIMER, CRASH = PendingKind
 
 
 class _Timed(Kernel):
@@ -303,15 +310,17 @@ class _Timed(Kernel):
     ) -> None:
         super().__init__(algorithm, config, record=record)
         self.rng = random.Random(seed)
-        self.heap: list[tuple[float, int, int, Any, Any]] = []
+        # (time, seq, kind, a, b): Pending's fields (course.sim._events), unpacked by name in
+        # run(); plain tuples, as a named tuple per message costs a fifth of the speed.
+        self.heap: list[tuple[float, int, PendingKind, Any, Any]] = []
         self.seq = 0
         self.last = [0.0] * (config.n * config.n)  # FIFO: latest arrival per channel
         self.backlog = [0] * config.n
         self.lost = 0
         self._sample = config.delay.sample  # type: ignore[union-attr]
 
-    def _push(self, t: float, kind: int, a: Any, b: Any = None) -> None:
-        heapq.heappush(self.heap, (t, self.seq, kind, a, b))
+    def _push(self, t: float, kind: PendingKind, a: Any, b: Any = None) -> None:
+        heapq.heappush(self.heap, (t, self.seq, kind, a, b))  # a Pending's fields
         self.seq += 1
 
     def _post(self, msg: Message, mid: int) -> None:
@@ -348,7 +357,7 @@ class _Timed(Kernel):
         k = self.nev[src] + 1
         self.nev[src] = k
         if self.log is not None:
-            self.log.append((src, "send", mid, mtype, self.now, c))
+            self.log.append((src, SEND, mid, mtype, self.now, c))
         if self.crash_after and self.crash_after.get(src) == k:
             raise _Crashed(src)
         return c
@@ -376,7 +385,7 @@ class _Timed(Kernel):
         log, crash_after = self.log, self.crash_after
         max_time, max_events, steps = cfg.max_time, cfg.max_events, 0
         while heap:
-            if heap[0][0] > max_time or steps >= max_events:
+            if heap[0][0] > max_time or steps >= max_events:  # its time
                 return False
             t, _, kind, a, b = pop(heap)
             self.now = t
@@ -393,7 +402,7 @@ class _Timed(Kernel):
                     k = nev[dest] + 1
                     nev[dest] = k
                     if log is not None:
-                        log.append((dest, "receive", b, a[0], t, c))
+                        log.append((dest, RECEIVE, b, a[0], t, c))
                     if crash_after and crash_after.get(dest) == k:
                         raise _Crashed(dest)
                     nodes[dest].on_message(a)
