@@ -29,6 +29,8 @@ from pathlib import Path
 
 from machine import cpu_model
 
+from course.cli import default_jobs
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from pipeline import Course, nbgrader_env, zoo
 
@@ -89,7 +91,7 @@ for path in sys.argv[1:]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--students", type=int, default=40)
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
+    ap.add_argument("--jobs", type=int, default=default_jobs())  # course grade's default
     args = ap.parse_args()
     n = args.students
     rows = []
