@@ -22,6 +22,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench_parallel import submit_ps1
 from machine import cpu_model
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -31,11 +32,7 @@ from servers import DaskCluster, Postgres
 
 def batch(root: Path, n: int, m: int) -> Course:
     course = Course.create(root, ["ps1", "ps4"], timeout=10)
-    kinds = [(k, cells, True) for k, cells in sorted(zoo("ps1").items())]
-    kinds += [("blank", {}, False)] * 4
-    kinds += [("correct", {}, True)] * max(0, n - len(kinds))
-    for i, (_k, cells, fill) in enumerate(kinds[:n]):
-        course.submit(f"s{i:03d}", "ps1", course.submission("ps1", cells, fill=fill))
+    submit_ps1(course, n)
     bugs4 = sorted(zoo("ps4").items())
     for i in range(m):
         cells = {} if i % 2 == 0 else bugs4[i // 2 % len(bugs4)][1]

@@ -65,13 +65,18 @@ def timed(args: list[str], cwd: Path, check: bool = True) -> tuple[float, float]
     return wall, used
 
 
-def batch(root: Path, n: int, config: str = "") -> Course:
-    course = Course.create(root, ["ps1"], timeout=10, extra_config=config)
+def submit_ps1(course: Course, n: int) -> None:
+    """n ps1 submissions: every zoo bug, four blank, the rest correct (s000, s001, ...)."""
     kinds = [("zoo-" + k, cells, True) for k, cells in sorted(zoo("ps1").items())]
     kinds += [("blank", {}, False)] * 4
     kinds += [("correct", {}, True)] * max(0, n - len(kinds))
     for i, (_kind, cells, fill) in enumerate(kinds[:n]):
         course.submit(f"s{i:03d}", "ps1", course.submission("ps1", cells, fill=fill))
+
+
+def batch(root: Path, n: int, config: str = "") -> Course:
+    course = Course.create(root, ["ps1"], timeout=10, extra_config=config)
+    submit_ps1(course, n)
     return course
 
 

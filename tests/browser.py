@@ -16,9 +16,7 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -26,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from servers import free_port, wait_until_up
 
 REPO = Path(__file__).resolve().parents[1]
 #: Where the screenshots of every step go (printed by the tests; `out/` is git-ignored).
@@ -41,12 +40,6 @@ def chromium() -> str:
     pytest.fail("Chromium is missing, so the browser tests cannot run. `make install` installs "
                 "it as root (apt-get install -y chromium); or set COURSE_CHROMIUM to a "
                 "chromium binary.", pytrace=False)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class Lab:
@@ -86,16 +79,8 @@ class Lab:
         with self.log_path.open("wb") as log:  # the child keeps its own descriptor
             self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT,
                                          env=self._env(), start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"`make lab ROLE={self.role}` exited with "
-                                   f"{self.proc.returncode}:\n{self.log()}")
-            with contextlib.suppress(OSError):
-                if self.get("/api/status").status == 200:
-                    return
-            time.sleep(0.5)
-        raise RuntimeError(f"JupyterLab ({self.role}) not up after {timeout:.0f} s:\n{self.log()}")
+        wait_until_up(self.proc, lambda: self.get("/api/status").status == 200,
+                      f"`make lab ROLE={self.role}`", self.log, timeout)
 
     def get(self, path: str) -> Any:
         req = urllib.request.Request(self.url + path,

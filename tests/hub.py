@@ -23,7 +23,6 @@ import pwd
 import secrets
 import shutil
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -36,16 +35,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from servers import free_port, wait_until_up
+
 REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEPLOY = REPO / "deploy"
 COURSE_ID = "csc36000-distributed"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def sh(*argv: str, input: str | None = None) -> None:
@@ -205,16 +200,9 @@ class Deployment:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(cmd, cwd=self.state, env=self.env(), stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyterhub exited with {self.proc.returncode}:\n"
-                                   f"{self.log()}")
-            with contextlib.suppress(OSError):
-                if http("GET", f"{self.url}/hub/api/", timeout=5).status == 200:
-                    return
-            time.sleep(0.5)
-        raise RuntimeError(f"JupyterHub not up after {timeout:.0f} s:\n{self.log()}")
+        wait_until_up(self.proc,
+                      lambda: http("GET", f"{self.url}/hub/api/", timeout=5).status == 200,
+                      "jupyterhub", self.log, timeout)
 
     def log(self, tail: int = 8000) -> str:
         try:

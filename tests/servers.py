@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
@@ -26,9 +27,25 @@ BIN = Path(sys.executable).parent
 
 
 def free_port() -> int:
+    """A loopback port free right now (every server the tests start takes one)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def wait_until_up(proc: subprocess.Popen[bytes], ready: Callable[[], bool], what: str,
+                  log: Callable[[], str], timeout: float = 90) -> None:
+    """Poll ``ready()`` (an OSError counts as not yet) until it holds; raise with the
+    server's log when ``proc`` exits first or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}:\n{log()}")
+        with contextlib.suppress(OSError):
+            if ready():
+                return
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} not up after {timeout:.0f} s:\n{log()}")
 
 
 def pg_bin() -> Path:

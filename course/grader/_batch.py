@@ -137,12 +137,17 @@ def gradebook_url(root: Path, explicit: str | None = None) -> str:
     return f"sqlite:///{root / 'gradebook.db'}"
 
 
-def db_option(db_url: str, jobs: int = 1) -> str:
-    """The nbgrader flag that points a command at ``db_url``; SQLite written by several
-    processes at once gets a 10-minute busy timeout (its one writer at a time waits)."""
+def shared_url(db_url: str, jobs: int = 2) -> str:
+    """``db_url`` for ``jobs`` processes writing at once: SQLite gets a 10-minute busy
+    timeout (its one writer at a time waits); a server database is unchanged."""
     if db_url.startswith("sqlite:///") and jobs > 1 and "?" not in db_url:
-        db_url += "?timeout=600"
-    return f"--CourseDirectory.db_url={db_url}"
+        return db_url + "?timeout=600"
+    return db_url
+
+
+def db_option(db_url: str, jobs: int = 1) -> str:
+    """The nbgrader flag that points a command at ``db_url`` (see :func:`shared_url`)."""
+    return f"--CourseDirectory.db_url={shared_url(db_url, jobs)}"
 
 
 def open_gradebook(db_url: str) -> Any:
@@ -186,11 +191,14 @@ def anything_to_grade(root: Path, assignment: str, *, force: bool = False,
         folder = sdir / assignment
         if not folder.is_dir() or (only and sdir.name not in only):
             continue
-        old = previous.get(sdir.name)
-        if force or old is None or not old.outcome.scored or \
-                old.digest != submission_digest(folder):
+        if force or not _kept(previous.get(sdir.name), submission_digest(folder)):
             return True
     return False
+
+
+def _kept(old: SubmissionOutcome | None, digest: str) -> bool:
+    """A submission whose last outcome stands: scored, and its content unchanged since."""
+    return old is not None and old.outcome.scored and old.digest == digest
 
 
 def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
@@ -233,8 +241,7 @@ def grade_batch(root: Path, assignment: str, nbgrader: Runner, *, db_url: str,
     digests = {s: submission_digest(root / "submitted" / s / assignment) for s in students}
     previous = read_outcomes(root, assignment)
     unchanged = set() if force else {
-        s for s in students if s in previous and previous[s].digest == digests[s]
-        and previous[s].outcome.scored
+        s for s in students if _kept(previous.get(s), digests[s])
         and set(present[s]) <= set(read_runs(root, assignment, s))}
     todo = [s for s in students if s not in skipped and s not in unchanged]
     runs = ledger_dir(root, assignment)
@@ -300,7 +307,7 @@ def _grade_on_dask(root: Path, assignment: str, todo: list[str], result: BatchRe
 
     overrides: dict[str, dict[str, Any]] = {
         "GuardedExecute": {"ledger": str(root / ".grading" / "runs"), "sandbox": sandbox}}
-    overrides["CourseDirectory"] = {"db_url": db_option(db_url, 2).split("=", 1)[1]}
+    overrides["CourseDirectory"] = {"db_url": shared_url(db_url)}
     base = dict(os.environ if env is None else env)
     base["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{base.get('PATH', '')}"
 
