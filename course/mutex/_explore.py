@@ -29,7 +29,8 @@ from course.mutex._invariants import (
     invariants_for,
     resolve_fairness,
 )
-from course.mutex._search import StateGraph, bfs
+from course.mutex._search import Budget, StateGraph, bfs
+from course.mutex._vsearch import vbfs
 from course.sim import Config, Run, Step, replay
 from course.sim._kernel import Algorithm, HandlerFailure, _Timed
 
@@ -150,7 +151,7 @@ class _Found:
 
 def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: bool | str = False,
             deadlock: bool = True, max_states: int = 2_000_000,
-            more_states: int = 100_000) -> Exploration:
+            more_states: int = 100_000, engine: str = "numpy") -> Exploration:
     """Breadth-first search over every schedule of ``algorithm`` under ``config``
     (request times and delays are ignored: every order is tried). ``fairness``: False,
     True (the algorithm's own flavour), ``"timestamp"`` or ``"arrival"``.
@@ -158,7 +159,11 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
     The search goes on past the first violation (a violating state is expanded too,
     unless a handler raised) until every kind checked has its counterexample, the space
     is exhausted, or ``more_states`` further states have been seen: each kind reported
-    has a shortest schedule; a kind not met by then is not reported."""
+    has a shortest schedule; a kind not met by then is not reported. ``engine``:
+    ``"numpy"`` (a level at a time, the default) or ``"reference"`` (a state at a time);
+    both give the same result."""
+    if engine not in ("numpy", "reference"):
+        raise ValueError(f"engine must be 'numpy' or 'reference', got {engine!r}")
     config = Config(n=3, requests=1) if config is None else config
     invariants = invariants_for(algorithm, fairness=fairness, deadlock=deadlock)
     found = _Found({i.kind for i in invariants})
@@ -169,25 +174,21 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
         failure = getattr(exc, "course_failure", None) or f"{type(exc).__name__}: {exc}"
         return Exploration(algorithm, config, 0, 0, time.perf_counter() - t0, True,
                            violations=(Violation(Kind.ERROR, str(failure), (), "error"),))
-    limit = [max_states]
-
     def on_step(state: Any, step: Step, child: Any, failure: Any, entries: Any,
-                path: Callable[[], list[Step]]) -> bool:
+                path: Callable[[], list[Step]]) -> None:
         if failure is not None:
             if not found.has(Kind.ERROR):
                 schedule = path()
                 found.add(NO_ERROR, str(HandlerFailure(
                     failure.pid, failure.handler, f"step {len(schedule)}: {step!r}",
                     failure.error)), schedule)
-            return False
-        if entries:  # safety and fairness can only break when somebody enters
-            view = None
-            for inv in on_step_invs:
-                if not found.has(inv.kind):
-                    view = view or graph.view(child, entries)
-                    if (why := inv.check_step(view)) is not None:
-                        found.add(inv, why, path())
-        return True
+            return
+        view = None  # safety and fairness can only break when somebody enters
+        for inv in on_step_invs:
+            if not found.has(inv.kind):
+                view = view or graph.view(child, entries)
+                if (why := inv.check_step(view)) is not None:
+                    found.add(inv, why, path())
 
     def on_final(state: Any, path: Callable[[], list[Step]]) -> None:
         view = None
@@ -197,15 +198,13 @@ def explore(algorithm: Algorithm, config: Config | None = None, *, fairness: boo
                 if (why := inv.check_final(view)) is not None:
                     found.add(inv, why, path())
 
-    def stop(states: int) -> bool:
-        if found.by_kind and limit[0] == max_states:
-            limit[0] = min(max_states, states + more_states)
-        return states >= limit[0] or found.complete
-
     on_step_invs, on_final_invs = (
         [i for i in invariants if type(i).check_step is not Invariant.check_step],
         [i for i in invariants if type(i).check_final is not Invariant.check_final])
-    states, transitions, exhausted = bfs(graph, on_step, on_final, stop)
+    budget = Budget(max_states, more_states, lambda: bool(found.by_kind),
+                    lambda: found.complete)
+    search = bfs if engine == "reference" else vbfs
+    states, transitions, exhausted = search(graph, on_step, on_final, budget)
     return Exploration(algorithm, config, states, transitions, time.perf_counter() - t0,
                        exhausted or bool(found.by_kind), violations=found.sorted())
 
