@@ -34,6 +34,8 @@ pytest).
 from __future__ import annotations
 
 import csv
+import fcntl
+import hashlib
 import html
 import json
 import os
@@ -62,6 +64,13 @@ ZOO = Path(__file__).resolve().parent / "zoo"
 BIN = Path(sys.executable).parent
 SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
 HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
+#: A folder that every xdist worker of one test session shares (tests/conftest.py sets it;
+#: None elsewhere, e.g. in benchmarks/). Then each distinct :meth:`Course.create` (the same
+#: assignments, timeout and extra config) runs ``nbgrader generate_assignment`` once per
+#: session, in a template course there, and every other course with that key gets a copy of
+#: its release/ and gradebook instead of generating them again (about 5 s of CPU each).
+TEMPLATES: Path | None = None
+_COPY_IGNORE = shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__")
 
 
 def nbgrader_env(overrides: Mapping[str, str | None] | None = None) -> dict[str, str]:
@@ -128,11 +137,18 @@ class Course:
     def create(cls, root: Path, assignments: Sequence[str], *, timeout: int = 5,
                repo: Path = REPO, extra_config: str = "") -> Course:
         """Copy ``source/<a>`` for each assignment, write the config, and generate the
-        assignments (which fills the gradebook with the source cells and writes release/)."""
+        assignments (which fills the gradebook with the source cells and writes release/;
+        under pytest, copied from the session's template course: :data:`TEMPLATES`)."""
+        return cls._create(root, assignments, timeout=timeout, repo=repo,
+                           extra_config=extra_config,
+                           templates=TEMPLATES if repo == REPO else None)
+
+    @classmethod
+    def _create(cls, root: Path, assignments: Sequence[str], *, timeout: int, repo: Path,
+                extra_config: str, templates: Path | None) -> Course:
         root.mkdir(parents=True, exist_ok=True)
         for a in assignments:
-            shutil.copytree(repo / "source" / a, root / "source" / a,
-                            ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+            shutil.copytree(repo / "source" / a, root / "source" / a, ignore=_COPY_IGNORE)
             if (repo / "expected" / f"{a}.json").is_file():  # grader-side expected values
                 (root / "expected").mkdir(exist_ok=True)
                 shutil.copy2(repo / "expected" / f"{a}.json", root / "expected" / f"{a}.json")
@@ -148,9 +164,39 @@ class Course:
         (root / "nbgrader_config.py").write_text(textwrap.dedent(config) + extra_config,
                                                  encoding="utf-8")
         course = cls(root, assignments, timeout=timeout, repo=repo)
-        for a in assignments:
-            course.nbgrader("generate_assignment", a, "--force")
+        if templates is None:
+            for a in assignments:
+                course.nbgrader("generate_assignment", a, "--force")
+        else:
+            course._copy_generated(templates, extra_config)
         return course
+
+    def _copy_generated(self, templates: Path, extra_config: str) -> None:
+        """release/ and gradebook.db as ``generate_assignment`` makes them for this set-up,
+        copied from the session's template course for it (generated under a lock by the
+        first worker that asks). The key: the assignments, timeout and extra config, and
+        the bytes of the repository's config and of each source/ file."""
+        digest = hashlib.sha256(json.dumps([self.assignments, self.timeout, extra_config])
+                                .encode())
+        digest.update((self.repo / "nbgrader_config.py").read_bytes())
+        for a in self.assignments:
+            for f in sorted((self.root / "source" / a).rglob("*")):
+                if f.is_file():
+                    digest.update(f"\0{f.relative_to(self.root)}\0".encode())
+                    digest.update(f.read_bytes())
+        key = digest.hexdigest()[:20]
+        template, done = templates / key, templates / f"{key}.done"
+        templates.mkdir(parents=True, exist_ok=True)
+        with open(templates / f"{key}.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file is closed
+            if not done.exists():
+                shutil.rmtree(template, ignore_errors=True)  # a worker that died half-way
+                type(self)._create(template, self.assignments, timeout=self.timeout,
+                                   repo=self.repo, extra_config=extra_config, templates=None)
+                done.touch()
+        shutil.copytree(template / "release", self.root / "release", ignore=_COPY_IGNORE)
+        for db in template.glob("gradebook.db*"):
+            shutil.copy2(db, self.root / db.name)
 
     def nbgrader(self, *args: str, check: bool = True,
                  env: Mapping[str, str | None] | None = None) -> Run:

@@ -1,6 +1,8 @@
 """`course grade` on a fresh course, in parallel, and rerun: only new or changed submissions are
 graded again (by content), `--force` regrades everything, `--student` one student; the
-gradebook's scores and the outcomes stay right throughout."""
+gradebook's scores and the outcomes stay right throughout. (Sequential and parallel grading
+of the same submissions give the same gradebook: tests/test_pipeline_ps1.py, which compares
+with the batch it grades anyway.)"""
 
 from __future__ import annotations
 
@@ -130,24 +132,3 @@ def test_from_zip_collects_lms_names_and_lists_the_rest(tmp_path: Path, lms: str
     assert "notes.txt" in listed and "my homework.ipynb" in listed
     assert totals(course) == {"1001": FULL, "1002": 6.0}
 
-
-def test_parallel_grading_gives_the_same_gradebook_as_sequential(tmp_path: Path) -> None:
-    """The same batch in two fresh courses: one nbgrader process (--pool processes
-    --jobs 1) and the dask pool of three workers (more than the cores: they contend for the
-    SQLite gradebook): identical scores per cell and identical outcomes (the pool and
-    SQLite's locking lose nothing). tests/test_cluster.py does the same for a cluster of
-    worker processes writing PostgreSQL."""
-    snippets = zoo(A)
-    results = []
-    for pool, jobs in (("processes", "1"), ("dask", "3")):
-        course = Course.create(tmp_path / f"{pool}{jobs}", [A], timeout=10)
-        course.submit("solution", A, course.submission(A))
-        course.submit("untouched", A, course.submission(A, fill=False))
-        for name in ("process_order", "kills_kernel", "shared_clock", "no_tick_on_send"):
-            course.submit(name, A, course.submission(A, snippets[name]))
-        grade(course, "--quiet", "--jobs", jobs, "--pool", pool)  # the last --jobs wins
-        outcomes = json.loads((course.root / ".grading" / f"outcomes-{A}.json").read_text())
-        results.append((course.scores(A), {s: (o["outcome"], o["detail"])
-                                           for s, o in outcomes.items()}))
-    assert results[0] == results[1]
-    assert len(results[0][0]) == 6 and results[0][1]["kills_kernel"][0] == "kernel died"

@@ -5,11 +5,14 @@ solution, the untouched release notebook, a submission that deleted two test cel
 file of ``tests/zoo/ps1`` (buggy, noisy, looping and kernel-killing submissions), as declared
 in ``tests/assignments.py``. :class:`contract.PipelineContract` checks what every assignment
 must pass; the tests here are ps1's own: noise costs nothing, an infinite loop and a dead
-kernel are reported without stopping the batch, and the TA report's Markdown and charts.
+kernel are reported without stopping the batch, the TA report's Markdown and charts, and the
+same gradebook from sequential grading.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import subprocess
 import sys
@@ -17,6 +20,7 @@ import sys
 import pytest
 from assignments import PS1
 from contract import Graded, PipelineContract, grade_batch
+from pipeline import Course, nbgrader_env
 
 pytestmark = pytest.mark.slow
 
@@ -108,3 +112,38 @@ def test_report_markdown_and_charts(graded: Graded) -> None:
     assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in pngs)
     page = (root / "reports" / f"{A}-report.html").read_text()
     assert page.count("data:image/png;base64,") == 2 and "<table>" in page
+
+
+def test_parallel_grading_gives_the_same_gradebook_as_sequential(
+        graded: Graded, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Six of the batch's submissions (the very files) graded again in a fresh course by one
+    nbgrader process (--pool processes --jobs 1) get exactly the scores per cell and the
+    outcomes that the batch's `course grade` gave them: the dask pool of its default
+    cores + 1 workers (three on two cores: more than the cores, so they contend for the
+    SQLite gradebook), with the rest of the batch in the same run. The pool and SQLite's
+    locking lose nothing. tests/test_cluster.py does the same for a cluster of worker
+    processes writing PostgreSQL."""
+    from course.cli import default_jobs
+
+    # The batch's run: `course grade ps1`, no --pool or --jobs (dask, default_jobs workers).
+    assert graded.run.args[-2:] == ("grade", A) and "--jobs" not in graded.run.args
+    assert default_jobs() > (os.cpu_count() or 1)
+    six = ["solution", "untouched", "process_order", "kills_kernel", "shared_clock",
+           "no_tick_on_send"]
+    course = Course.create(tmp_path_factory.mktemp("sequential"), [A], timeout=PS1.timeout)
+    for name in six:
+        course.submit(name, A, graded.course.submitted(name, A))
+    proc = subprocess.run([sys.executable, "-m", "course.cli", "--root", str(course.root),
+                           "grade", A, "--quiet", "--jobs", "1", "--pool", "processes"],
+                          cwd=course.root, env=nbgrader_env(), capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    results = []
+    for c in (course, graded.course):
+        outcomes = json.loads((c.root / ".grading" / f"outcomes-{A}.json").read_text())
+        scores = c.scores(A)
+        results.append(({s: scores[s] for s in six},
+                        {s: (outcomes[s]["outcome"], outcomes[s]["detail"]) for s in six}))
+    assert set(course.scores(A)) == set(six)
+    assert results[0] == results[1]
+    assert len(results[0][0]) == 6 and results[0][1]["kills_kernel"][0] == "kernel died"
