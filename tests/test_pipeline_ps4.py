@@ -15,8 +15,8 @@ The 1-device batch is the one :class:`contract.PipelineContract` checks (declare
 ``tests/assignments.py``); a correct answer and each fake must score the same on every device
 count. Each chain of runs
 has a persistent JAX compilation cache; sandboxed kernels only read it. ``course grade``
-(the 4-device course) first fills it by running the instructor's notebook; the 1-device
-chain does the same before its ``nbgrader autograde`` (:func:`warm_cache`).
+(the 4-device course) first fills it by running the instructor's notebook; the 1- and
+2-device courses do the same before their ``nbgrader autograde`` (:func:`warm_cache`).
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> GradedOnDevices:
 
     def one_device() -> dict[int, tuple[Course, Run]]:
         course = prepare_batch(PS4, tmp / "1dev")
-        warm_cache(course, 1, tmp / "cache1")  # the whole zoo: worth it (a few do not pay)
+        warm_cache(course, 1, tmp / "cache1")
         return {1: (course, grade_on(course, 1, tmp / "cache1"))}
 
     def more_devices() -> dict[int, tuple[Course, Run]]:
@@ -92,6 +92,8 @@ def graded(tmp_path_factory: pytest.TempPathFactory) -> GradedOnDevices:
         for n in DEVICE_COUNTS[1:]:
             course = prepare_batch(PS4, tmp / f"{n}dev", entries=list(PS4.on_every_count),
                                    untouched=False)
+            if n != 4:  # `course grade` (4 devices) warms the cache itself
+                warm_cache(course, n, tmp / "cache24")
             out[n] = (course, grade_on(course, n, tmp / "cache24"))
         return out
 
