@@ -37,6 +37,31 @@ else:
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback",
                             "cases.py"]
 
+# ----- optional parts (generating release/) ------------------------------------------
+# An optional part is left out of release/ and of the gradebook (so it is neither set nor
+# graded, and counts in no total) unless it is switched on in `include`. ps3's Part D
+# (Lamport's 1978 algorithm and why it needs FIFO channels) is optional and off. To set it:
+#     c.OptionalParts.include = {"ps3": ["D"]}
+# then `course release ps3` (release/ then holds Part D) before releasing ps3 to students.
+c.OptionalParts.optional = {"ps3": ["D"]}
+c.OptionalParts.include = {}
+# nbgrader 0.9.6's default list, with course.nbplugins.OptionalParts first.
+c.GenerateAssignment.preprocessors = [
+    "course.nbplugins.OptionalParts",
+    "nbgrader.preprocessors.IncludeHeaderFooter",
+    "nbgrader.preprocessors.InstantiateTests",
+    "nbgrader.preprocessors.LockCells",
+    "nbgrader.preprocessors.ClearSolutions",
+    "nbgrader.preprocessors.ClearOutput",
+    "nbgrader.preprocessors.CheckCellMetadata",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.SaveCells",
+    "nbgrader.preprocessors.ClearHiddenTests",
+    "nbgrader.preprocessors.ClearMarkScheme",
+    "nbgrader.preprocessors.ComputeChecksums",
+    "nbgrader.preprocessors.CheckCellMetadata",
+]
+
 # ----- executing notebooks (autograde, validate) --------------------------------------
 # Per-cell limit. A JAX cell that jit-compiles a sharded computation can take a minute or
 # more on a laptop CPU, so leave room; an infinite loop still ends after this many seconds

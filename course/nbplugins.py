@@ -5,6 +5,8 @@
   ran before keep their points; a timed-out cell says so.
 * :class:`HideHiddenTests` (feedback): hidden test regions, and traceback frames quoting
   them, are removed from the feedback (jupyter/nbgrader#917).
+* :class:`OptionalParts` (generate_assignment): an optional part that the course has not
+  switched on is left out of release/ and of the gradebook.
 
 :data:`STUCK` maps the ``ename`` of those error outputs to a phrase for the TA's report.
 This module imports nbgrader; nothing a student kernel loads imports it.
@@ -29,7 +31,8 @@ from nbgrader.preprocessors import (
 )
 from traitlets import Bool, Dict, Integer, List, Unicode
 
-__all__ = ["STUCK", "GuardedExecute", "HideHiddenTests", "Judge", "RestoreCells", "UniqueIds"]
+__all__ = ["STUCK", "GuardedExecute", "HideHiddenTests", "Judge", "OptionalParts", "RestoreCells",
+           "UniqueIds"]
 
 ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 #: ``ename`` of the error outputs that mean "this cell did not finish": nbclient's timeout,
@@ -312,6 +315,57 @@ def _course_root(resources: Any) -> Path:
     """The course root of the notebook being processed (<root>/autograded/<student>/<a>)."""
     path = Path((resources or {}).get("metadata", {}).get("path", "."))
     return path.resolve().parents[2]
+
+
+_PART = re.compile(r"## Part ([A-Z])\b")
+
+
+class OptionalParts(NbGraderPreprocessor):
+    """generate_assignment (first): leave out each optional part that is switched off.
+
+    ``optional`` declares, per assignment, the parts that are optional; ``include`` (the
+    instructor's switch) the ones this course sets. A part is its ``## Part X`` heading cell
+    and every cell after it up to the next ``#`` or ``##`` heading. A part left out is in
+    neither release/ nor the gradebook, so it is not graded and counts in no total. An
+    included part that is not declared optional, or an optional part the notebook has no
+    heading for, is an error naming it.
+    """
+
+    optional = Dict(key_trait=Unicode(), value_trait=List(Unicode()),
+                    help="Assignment id -> its optional part letters").tag(config=True)
+    include = Dict(key_trait=Unicode(), value_trait=List(Unicode()),
+                   help="Assignment id -> the optional parts this course sets").tag(config=True)
+    # (not ``enabled``: that is every preprocessor's on/off switch)
+
+    def preprocess(self, nb: NotebookNode, resources: Any) -> Any:
+        assignment = resources.get("nbgrader", {}).get("assignment", "")
+        declared, on = set(self.optional.get(assignment, ())), set(self.include.get(assignment, ()))
+        for name, parts in self.include.items():
+            extra = set(parts) - set(self.optional.get(name, ()))
+            if extra:
+                raise ValueError(
+                    f"OptionalParts.include switches on {sorted(extra)} of {name!r}, which "
+                    f"OptionalParts.optional does not declare optional "
+                    f"({sorted(self.optional.get(name, ()))})")
+        off, kept, dropping = declared - on, [], False
+        found: set[str] = set()
+        for cell in nb.cells:
+            first = cell.source.lstrip().split("\n", 1)[0] if cell.cell_type == "markdown" else ""
+            if first.startswith(("# ", "## ")):
+                m = _PART.match(first)
+                part = m[1] if m else None
+                dropping = part in off
+                found |= {part} if part else set()
+            if not dropping:
+                kept.append(cell)
+        if declared - found:
+            raise ValueError(f"{assignment}: no '## Part X' heading for the optional part(s) "
+                             f"{sorted(declared - found)} (OptionalParts.optional)")
+        if off:
+            self.log.info("%s: optional part(s) %s left out (not in OptionalParts.include)",
+                          assignment, ", ".join(sorted(off)))
+        nb.cells = kept
+        return nb, resources
 
 
 class UniqueIds(DeduplicateIds):

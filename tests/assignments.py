@@ -30,6 +30,35 @@ NOT_IMPLEMENTED = frozenset({"NotImplementedError"})
 
 
 @dataclass(frozen=True)
+class OptionalPart:
+    """A part the course leaves out unless it switches it on (``OptionalParts`` in
+    nbgrader_config.py, :class:`course.nbplugins.OptionalParts`): in the source notebook,
+    in neither release/ nor the gradebook while it is off. The :class:`Assignment` fields
+    describe the assignment as released, without it; ``tests/test_optional_parts.py``
+    grades it switched on."""
+
+    #: Auto-graded test cell -> points.
+    points: Mapping[str, float]
+    #: The test cells with no hidden test.
+    visible: frozenset[str]
+    #: Written answer -> points.
+    manual: Mapping[str, float]
+    #: Zoo file (``tests/zoo/<id>-part-<letter>/<name>.py``, the part switched on) -> the
+    #: part's test cells it must lose; it keeps every other point.
+    zoo: Mapping[str, frozenset[str]]
+    #: Zoo entries that pass every visible test of the part.
+    pass_visible: frozenset[str]
+
+    @property
+    def hidden(self) -> frozenset[str]:
+        return frozenset(self.points) - self.visible
+
+    @property
+    def total(self) -> float:
+        return sum(self.points.values()) + sum(self.manual.values())
+
+
+@dataclass(frozen=True)
 class Assignment:
     """One assignment's design. Cell names are nbgrader grade ids."""
 
@@ -76,11 +105,34 @@ class Assignment:
     device_counts: tuple[int, ...] = (1,)
     #: Zoo entries graded again on every other device count (their scores must not change).
     on_every_count: tuple[str, ...] = ()
+    #: Optional parts, by letter (see :class:`OptionalPart`); their headings, cells and
+    #: points are in the source notebook but in none of the fields above.
+    optional: Mapping[str, OptionalPart] = field(default_factory=dict)
 
     @property
     def hidden(self) -> frozenset[str]:
         """The test cells with hidden tests."""
         return frozenset(self.points) - self.visible
+
+    @property
+    def source_points(self) -> dict[str, float]:
+        """Test cells -> points in the source notebook: with the optional parts."""
+        return {**self.points, **{c: p for o in self.optional.values()
+                                  for c, p in o.points.items()}}
+
+    @property
+    def source_manual(self) -> dict[str, float]:
+        return {**self.manual, **{c: p for o in self.optional.values()
+                                  for c, p in o.manual.items()}}
+
+    @property
+    def source_hidden(self) -> frozenset[str]:
+        return self.hidden.union(*(o.hidden for o in self.optional.values()))
+
+    @property
+    def source_parts(self) -> dict[str, float]:
+        """Part -> the points in its heading, optional parts included."""
+        return {**self.parts, **{x: o.total for x, o in self.optional.items()}}
 
     @property
     def auto_total(self) -> float:
@@ -130,6 +182,20 @@ class Assignment:
         if self.caught_by_validate and not self.zoo[self.caught_by_validate[0]] & self.visible:
             out.append(f"caught_by_validate entry {self.caught_by_validate[0]} loses no "
                        f"visible cell")
+        for x, o in self.optional.items():
+            if x in self.parts:
+                out.append(f"Part {x} is declared both graded and optional")
+            if not o.visible <= set(o.points) or not o.hidden:
+                out.append(f"optional Part {x}: visible cells must be test cells, and one "
+                           f"must hold hidden tests")
+            for name, lost in o.zoo.items():
+                if not lost or not lost <= set(o.points):
+                    out.append(f"optional Part {x}'s zoo entry {name} must lose some of the "
+                               f"part's test cells, not {sorted(lost)}")
+            for name in o.pass_visible:
+                if o.zoo.get(name, o.visible) & o.visible:
+                    out.append(f"optional Part {x}: pass_visible entry {name} must be in its "
+                               f"zoo and lose hidden cells only")
         if not set(self.deleted) <= cells:
             out.append(f"deleted cells that are not test cells: "
                        f"{sorted(set(self.deleted) - cells)}")
@@ -250,6 +316,8 @@ PS2 = Assignment(
 _B = {"ps3_ra_two", "ps3_ra_three", "ps3_ra_seeds", "ps3_ra_exhaustive"}
 _C = {"ps3_costs", "ps3_costs_hidden"}
 _HIDDEN_B = {"ps3_ra_seeds", "ps3_ra_exhaustive"}
+_D = {"ps3_lamport_two", "ps3_lamport_hidden"}
+_HIDDEN_D = {"ps3_lamport_hidden"}
 
 PS3 = Assignment(
     id="ps3",
@@ -284,6 +352,19 @@ PS3 = Assignment(
     pass_visible=frozenset({"own_counter", "defers_when_idle"}),
     timeout=60,
     caught_by_validate=("enters_one_early", "safety"),
+    # Part D (Lamport 1978 and FIFO channels): off unless the course includes it.
+    optional={"D": OptionalPart(
+        points=_points(ps3_lamport_two=1, ps3_lamport_hidden=1),
+        visible=frozenset({"ps3_lamport_two"}),
+        manual=_points(ps3_fifo=1),
+        zoo=_zoo(
+            enters_at_head=_D,  # no condition (2): unsafe at once
+            ignores_release=_D,  # the released request stays first: nobody else enters
+            head_by_timestamp_only=_D,  # ties not broken by pid: unsafe on a tie
+            hears_from_one=_HIDDEN_D,  # "any" for "every" in (2): right for 2 processes only
+        ),
+        pass_visible=frozenset({"hears_from_one"}),
+    )},
     flagged=frozenset({"rebinds_mutex_case"}),
     feedback_says={"own_counter": "fails under some delivery order",
                    "defers_when_idle": "liveness",

@@ -28,6 +28,7 @@ HEAVY = {
     "tests/test_cluster.py": 85, "tests/test_protocol_attacks.py": 75,
     "tests/test_sandbox_grading.py": 75, "tests/test_hub.py": 75,
     "tests/test_pipeline_ps3.py": 70, "tests/test_pipeline_ps1.py": 65,
+    "tests/test_optional_parts.py": 60,
     "tests/test_source_notebooks.py": 40, "tests/test_mutex_explore.py": 28,
     "tests/test_jax_verify.py": 26, "tests/test_authoring.py": 23,
     "tests/test_release.py": 20, "tests/test_similarity.py": 15, "tests/test_withhold.py": 13,

@@ -51,9 +51,9 @@ def test_the_notebook_has_the_declared_cells(spec: Assignment) -> None:
     manual = {m["grade_id"]: float(m["points"]) for c, m in meta
               if m.get("grade") and c.cell_type == "markdown"}
     hidden = {m["grade_id"] for c, m in meta if "### BEGIN HIDDEN TESTS" in c.source}
-    assert tests == dict(spec.points), "test cells and points (Assignment.points)"
-    assert manual == dict(spec.manual), "written answers and points (Assignment.manual)"
-    assert hidden == spec.hidden, "cells with hidden tests (all but Assignment.visible)"
+    assert tests == spec.source_points, "test cells and points (Assignment.points, .optional)"
+    assert manual == spec.source_manual, "written answers and points (Assignment.manual)"
+    assert hidden == spec.source_hidden, "cells with hidden tests (all but Assignment.visible)"
     answers = {m["grade_id"] for c, m in meta if is_answer(c)}
     for name, cells in zoo(spec.id).items():  # a zoo file only replaces answer cells
         assert set(cells) <= answers, (f"tests/zoo/{spec.id}/{name}.py", set(cells) - answers)
@@ -75,8 +75,11 @@ def test_a_pipeline_test_checks_the_contract(spec: Assignment) -> None:
 
 
 def test_the_zoo_has_no_undeclared_assignment() -> None:
+    """tests/zoo/<id>/ for each assignment, tests/zoo/<id>-part-<x>/ for an optional part."""
     folders = {p.name for p in ZOO.iterdir() if p.is_dir() and any(p.glob("*.py"))}
-    assert folders <= set(ASSIGNMENTS), sorted(folders - set(ASSIGNMENTS))
+    declared = {*ASSIGNMENTS, *(f"{a}-part-{x.lower()}" for a, s in ASSIGNMENTS.items()
+                                for x in s.optional)}
+    assert folders <= declared, sorted(folders - declared)
 
 
 def test_an_incoherent_declaration_is_refused() -> None:
@@ -95,3 +98,19 @@ def test_an_incoherent_declaration_is_refused() -> None:
         "names that are not zoo entries: ['x']"]
     assert replace(PS1, pass_visible=frozenset()).problems_with_the_design() == [
         "no zoo entry passes every visible test (pass_visible)"]
+
+
+def test_an_incoherent_optional_part_is_refused() -> None:
+    from dataclasses import replace
+
+    from assignments import PS3
+
+    part = PS3.optional["D"]
+    bad = replace(part, visible=frozenset(part.points), zoo={"x": frozenset({"ps3_nope"})},
+                  pass_visible=frozenset({"y"}))
+    assert replace(PS3, optional={"D": bad, "A": part}).problems_with_the_design() == [
+        "optional Part D: visible cells must be test cells, and one must hold hidden tests",
+        "optional Part D's zoo entry x must lose some of the part's test cells, not "
+        "['ps3_nope']",
+        "optional Part D: pass_visible entry y must be in its zoo and lose hidden cells only",
+        "Part A is declared both graded and optional"]

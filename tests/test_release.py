@@ -23,6 +23,9 @@ from pipeline import (
     solution_only_lines,
     visible_lines,
 )
+from traitlets.config import PyFileConfigLoader
+
+from course.nbplugins import OptionalParts
 
 REPO = Path(__file__).resolve().parents[1]
 ASSIGNMENTS = sorted(p.name for p in (REPO / "source").iterdir()
@@ -135,6 +138,10 @@ def test_a_cell_ending_with_a_case_is_recognised() -> None:
 def test_release_keeps_the_tests_and_the_stubs(path: Path) -> None:
     release = nbformat.read(path, as_version=4)
     source = nbformat.read(REPO / "source" / path.parent.name / path.name, as_version=4)
+    # without the optional parts the course does not set (as generate_assignment does)
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(REPO)).load_config()
+    source, _ = OptionalParts(config=config).preprocess(
+        source, {"nbgrader": {"assignment": path.parent.name}})
 
     def graded(nb: Any) -> dict[str, float]:
         return {c.metadata.nbgrader.grade_id: c.metadata.nbgrader.points for c in nb.cells

@@ -200,4 +200,4 @@ def test_part_headings_match_the_points(path: Path) -> None:
             assert current, f"graded cell {nbg(cell)['grade_id']} comes before any part heading"
             cells[current] += float(nbg(cell)["points"])
     assert headings == cells, "heading points vs the graded cells' points, per part"
-    assert headings == dict(ASSIGNMENTS[path.parent.name].parts), "tests/assignments.py"
+    assert headings == ASSIGNMENTS[path.parent.name].source_parts, "tests/assignments.py"

@@ -1,0 +1,40 @@
+"""Decides "my request heads the queue" by timestamps alone: when two requests carry the
+same timestamp, both processes think they come first. Right whenever the timestamps differ,
+so the seeded 2-process run passes; a delivery order with a tie puts both in the CS."""
+
+# %% lamport_1978
+class Lamport1978(Node):  # noqa: F821 (Node comes from the set-up cell)
+    def on_start(self):
+        self.queue = set()
+        self.latest = {}
+        self.mine = None
+        self.inside = False
+
+    def on_request_cs(self):
+        self.mine = (self.broadcast("REQUEST"), self.pid)
+        self.queue.add(self.mine)
+        self.try_enter()
+
+    def on_message(self, msg):
+        self.latest[msg.sender] = (msg.ts, msg.sender)
+        if msg.type == "REQUEST":
+            self.queue.add((msg.ts, msg.sender))
+            self.send(msg.sender, "ACK")
+        elif msg.type == "RELEASE":
+            self.queue = {r for r in self.queue if r[1] != msg.sender}
+        self.try_enter()
+
+    def on_exit_cs(self):
+        self.queue.discard(self.mine)
+        self.mine = None
+        self.inside = False
+        self.broadcast("RELEASE")
+
+    def try_enter(self):
+        if self.mine is None or self.inside:
+            return
+        if min(ts for ts, _ in self.queue) != self.mine[0]:
+            return
+        if all(p in self.latest and self.latest[p] > self.mine for p in self.peers):
+            self.inside = True
+            self.enter_cs()
