@@ -306,6 +306,67 @@ def test_prefixes_are_consistent_cuts():
         run.prefix(999)
 
 
+def _built_by_the_checked_builder(run, k):
+    """The trace of the first k events through Trace's public, fully checking builder."""
+    from course import Trace
+
+    names = run.processes
+    t = Trace(names)
+    for e, name in zip(run.log[:k], run.order, strict=False):
+        p, msg = names[e.pid], f"m{e.mid}"
+        if e.kind == "send":
+            t.send(p, name, msg, tag=e.tag, time=e.time)
+        elif e.kind == "receive":
+            t.receive(p, name, msg, tag=e.tag, time=e.time)
+        else:
+            t.local(p, name, tag=e.tag, time=e.time)
+    return t
+
+
+class Tagged(Node):
+    """Timers, payloads and a message type chosen per message."""
+
+    def on_start(self):
+        self.set_timer(0.5, "tick")
+
+    def on_timer(self, name):
+        self.broadcast(f"HELLO-{self.pid}", payload=[self.pid])
+
+    def on_message(self, msg):
+        if msg.sender < self.pid:
+            self.send(msg.sender, "ECHO é ✓")
+
+
+@pytest.mark.parametrize("alg, cfg", [
+    (RicartAgrawala, Config(n=3, requests=2)),
+    (Tagged, Config(n=4, requests=0, fifo=False)),
+    (RicartAgrawala, Config(n=4, requests=2, crashes=(Crash(2, time=2.0),))),
+])
+def test_the_run_trace_is_what_the_checked_builder_makes(alg, cfg):
+    """run.prefix takes the simulator's events in bulk (each distinct tag checked once):
+    the same trace as the public builder, which checks every event, for every prefix."""
+    run = simulate(alg, cfg, 4)
+    for k in itertools.chain(range(0, len(run), 7), [len(run)]):
+        assert run.prefix(k) == _built_by_the_checked_builder(run, k), k
+    assert run.trace == _built_by_the_checked_builder(run, len(run)).validate()
+
+
+def test_a_message_type_of_several_lines_is_refused_by_name():
+    from course import TraceError
+
+    class Bad(Node):
+        def on_start(self):
+            if self.pid == 1:
+                self.send(0, "A\nB")
+
+        def on_message(self, msg):
+            pass
+
+    run = simulate(Bad, Config(n=2, requests=0), 1)
+    with pytest.raises(TraceError, match=r"Event 'P1.1': tag 'A\\nB' spans several lines"):
+        run.trace
+
+
 def test_a_run_without_record_refuses_to_be_checked():
     from course.mutex import check_liveness
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
+from course._model import Event, check_text
 from course._trace import Trace
 from course.sim._events import EventKind, LogEntry
 
@@ -124,14 +125,22 @@ class Run:
             raise ValueError(f"Prefix length {k} not in 0..{len(self.log)}")
         names = self.processes
         t = Trace(names)
+        # The simulator made the names, indexes, messages and times; only a tag (a message
+        # type a node chose) can break a rule, so each distinct tag is checked once, by the
+        # builder's own rule, and the events go in as a bulk import.
+        per: dict[str, list[Event]] = {p: [] for p in names}
+        tags: dict[Any, str | None] = {}
+        kinds = {EventKind.SEND: "send", EventKind.RECEIVE: "receive"}
         for e, name in zip(self.log[:k], self.order, strict=False):
             p = names[e.pid]
-            if e.kind == EventKind.SEND:
-                t.send(p, name, f"m{e.mid}", tag=e.tag, time=e.time)
-            elif e.kind == EventKind.RECEIVE:
-                t.receive(p, name, f"m{e.mid}", tag=e.tag, time=e.time)
-            else:
-                t.local(p, name, tag=e.tag, time=e.time)
+            if e.tag not in tags:
+                tags[e.tag] = check_text(e.tag, f"Event {name!r}: tag")
+            kind = kinds.get(e.kind, "local")
+            evs = per[p]
+            evs.append(Event(name, p, len(evs), kind,  # type: ignore[arg-type]
+                             None if kind == "local" else f"m{e.mid}", e.tag, e.time))
+        for p in names:
+            t._extend_checked_elsewhere(p, per[p])
         return t
 
     @cached_property
