@@ -364,7 +364,7 @@ def test_a_message_type_of_several_lines_is_refused_by_name():
 
     run = simulate(Bad, Config(n=2, requests=0), 1)
     with pytest.raises(TraceError, match=r"Event 'P1.1': tag 'A\\nB' spans several lines"):
-        run.trace
+        _ = run.trace
 
 
 def test_a_run_without_record_refuses_to_be_checked():
