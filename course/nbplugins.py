@@ -353,9 +353,9 @@ class OptionalParts(NbGraderPreprocessor):
             first = cell.source.lstrip().split("\n", 1)[0] if cell.cell_type == "markdown" else ""
             if first.startswith(("# ", "## ")):
                 m = _PART.match(first)
-                part = m[1] if m else None
-                dropping = part in off
-                found |= {part} if part else set()
+                dropping = m is not None and m[1] in off
+                if m:
+                    found.add(m[1])
             if not dropping:
                 kept.append(cell)
         if declared - found:

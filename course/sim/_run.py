@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
-from course._model import Event, check_text
+from course._model import Event, Kind, check_text
 from course._trace import Trace
 from course.sim._events import EventKind, LogEntry
 
@@ -129,16 +129,16 @@ class Run:
         # type a node chose) can break a rule, so each distinct tag is checked once, by the
         # builder's own rule, and the events go in as a bulk import.
         per: dict[str, list[Event]] = {p: [] for p in names}
-        tags: dict[Any, str | None] = {}
-        kinds = {EventKind.SEND: "send", EventKind.RECEIVE: "receive"}
+        checked: set[str | None] = set()
+        kinds: dict[EventKind, Kind] = {EventKind.SEND: "send", EventKind.RECEIVE: "receive"}
         for e, name in zip(self.log[:k], self.order, strict=False):
             p = names[e.pid]
-            if e.tag not in tags:
-                tags[e.tag] = check_text(e.tag, f"Event {name!r}: tag")
+            if e.tag not in checked:
+                checked.add(check_text(e.tag, f"Event {name!r}: tag"))
             kind = kinds.get(e.kind, "local")
             evs = per[p]
-            evs.append(Event(name, p, len(evs), kind,  # type: ignore[arg-type]
-                             None if kind == "local" else f"m{e.mid}", e.tag, e.time))
+            evs.append(Event(name, p, len(evs), kind, None if kind == "local" else f"m{e.mid}",
+                             e.tag, e.time))
         for p in names:
             t._extend_checked_elsewhere(p, per[p])
         return t
